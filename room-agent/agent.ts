@@ -1,0 +1,266 @@
+// The room agent: the room PC's side of a session. Connects to the server,
+// reports health every few seconds, publishes the room's camera and microphone
+// over plain RTP when the room's session is open, plays the other parties, and
+// reconnects and republishes by itself after a server restart or network drop.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  Ack,
+  ClientEventName,
+  ClientPayload,
+  ClientReply,
+  ClientToServerEvents,
+  HealthReport,
+  ProducerView,
+  Reply,
+  ServerToClientEvents,
+} from '../server/signalling/protocol.js';
+import { Publisher, publishTracks, type CaptureSource } from './publisher.js';
+import { Player, freePortPair, type Sink } from './player.js';
+import { ensureSyntheticClip } from './synthetic-clip.js';
+
+export interface AgentOptions {
+  serverUrl: string;
+  roomId: string;
+  roomName: string;
+  credential: string;
+  ffmpegPath: string;
+  /** Where clips and SDP files go. */
+  workDir: string;
+  capture: { kind: 'synthetic' } | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+  sink: Sink;
+  /** Whether to receive the other parties (a room PC does; a load generator may not). */
+  play: boolean;
+  /** The address the server sends our players' RTP to (this host as the server sees it). */
+  mediaIp: string;
+  healthIntervalMs: number;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export type AgentState = 'connecting' | 'idle' | 'joining' | 'live' | 'stopped';
+
+export class RoomAgent {
+  private socket: Socket<ServerToClientEvents, ClientToServerEvents> | null = null;
+  private publisher: Publisher | null = null;
+  private readonly players = new Map<string, Player>(); // by producerId
+  private sessionId: string | null = null;
+  private partyId: string | null = null;
+  private generation = 0; // bumps on every (dis)connect/session change: stale async steps stop
+  private healthTimer: NodeJS.Timeout | null = null;
+  private readonly startedAt = Date.now();
+  private queue: Promise<void> = Promise.resolve();
+  private publisherRestarts = 0;
+  private reconnects = 0;
+  private connectedOnce = false;
+  private rttMs: number | null = null;
+  private clip: string | null = null;
+  state: AgentState = 'connecting';
+  /** Counts completed joins (publish done): tests and health read it. */
+  joins = 0;
+
+  constructor(private readonly options: AgentOptions) {}
+
+  private log(level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>): void {
+    this.options.log?.(level, msg, { roomId: this.options.roomId, ...extra });
+  }
+
+  start(): void {
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(this.options.serverUrl, {
+      auth: { kind: 'agent', roomId: this.options.roomId, credential: this.options.credential },
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 3000,
+      randomizationFactor: 0.3,
+      timeout: 5000,
+    });
+    this.socket = socket;
+    socket.on('connect', () => {
+      if (this.connectedOnce) this.reconnects++;
+      this.connectedOnce = true;
+      this.log('info', 'connected to server');
+    });
+    socket.on('connect_error', (err) => this.log('warn', `cannot connect: ${err.message}`));
+    socket.on('disconnect', (reason) => {
+      this.log('warn', `disconnected: ${reason}`);
+      this.generation++;
+      this.enqueue(async () => this.stopMedia('disconnected'));
+      if (this.state === 'stopped') return;
+      this.state = 'connecting';
+      // A server-side disconnect is not retried by socket.io itself.
+      if (reason === 'io server disconnect') socket.connect();
+    });
+    socket.on('agent:session', ({ sessionId }) => {
+      this.generation++;
+      const gen = this.generation;
+      this.enqueue(async () => {
+        await this.stopMedia('session changed');
+        if (sessionId && gen === this.generation) await this.joinSession(gen);
+      });
+    });
+    socket.on('producer:added', (p) => {
+      const gen = this.generation;
+      this.enqueue(async () => {
+        if (gen === this.generation) await this.consume(p, gen);
+      });
+    });
+    socket.on('producer:removed', ({ producerId }) => this.stopPlayer(producerId));
+    socket.on('consumer:closed', ({ producerId }) => this.stopPlayer(producerId));
+    socket.on('session:closed', () => {
+      this.generation++;
+      this.enqueue(async () => this.stopMedia('session closed'));
+    });
+    this.healthTimer = setInterval(() => void this.reportHealth(), this.options.healthIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.queue = this.queue.then(step).catch((err: unknown) => this.log('error', `agent step failed: ${(err as Error).message}`));
+  }
+
+  private request<E extends ClientEventName>(event: E, payload: ClientPayload<E>, timeoutMs = 10_000): Promise<ClientReply<E>> {
+    const socket = this.socket;
+    if (!socket?.connected) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${event}: no reply`)), timeoutMs);
+      const ack: Ack<ClientReply<E>> = (reply: Reply<ClientReply<E>>) => {
+        clearTimeout(timer);
+        if (reply.ok) resolve(reply.data);
+        else reject(new Error(`${event}: ${reply.error.code}: ${reply.error.message}`));
+      };
+      (socket.emit as unknown as (ev: string, p: unknown, a: unknown) => void)(event, payload, ack);
+    });
+  }
+
+  private async captureSource(): Promise<CaptureSource> {
+    const c = this.options.capture;
+    if (c.kind === 'devices') return c;
+    this.clip ??= await ensureSyntheticClip(this.options.ffmpegPath, path.join(this.options.workDir, 'clips'), {
+      roomId: this.options.roomId,
+      roomName: this.options.roomName,
+    });
+    return { kind: 'synthetic', clip: this.clip };
+  }
+
+  private async joinSession(gen: number): Promise<void> {
+    this.state = 'joining';
+    const source = await this.captureSource();
+    const joined = await this.request('agent:join', {});
+    if (gen !== this.generation) return;
+    this.sessionId = joined.session.sessionId;
+    this.partyId = joined.partyId;
+    const tracks = publishTracks(hashSeed(`${this.options.roomId}:${Date.now()}`));
+    const { targets } = await this.request('agent:publish', { tracks });
+    if (gen !== this.generation) return;
+    const publisher = new Publisher(this.options.ffmpegPath, source, tracks, {
+      onExit: (code, detail) => {
+        if (gen !== this.generation || this.publisher !== publisher) return;
+        this.publisherRestarts++;
+        this.log('warn', `publisher ffmpeg exited (${code}); restarting`, { detail });
+        setTimeout(() => {
+          if (gen === this.generation && this.publisher === publisher) publisher.start(targets);
+        }, 1000).unref();
+      },
+    });
+    this.publisher = publisher;
+    publisher.start(targets);
+    this.state = 'live';
+    this.joins++;
+    this.log('info', 'publishing', { sessionId: this.sessionId });
+    for (const p of joined.session.producers) await this.consume(p, gen);
+  }
+
+  private async consume(p: ProducerView, gen: number): Promise<void> {
+    if (!this.options.play || p.partyId === this.partyId || this.players.has(p.producerId)) return;
+    const ip = this.options.mediaIp;
+    const [port, rtcpPort] = await freePortPair(ip);
+    const info = await this.request('agent:consume', { producerId: p.producerId, ip, port, rtcpPort });
+    if (gen !== this.generation) return;
+    const player = new Player(this.options.ffmpegPath, info, ip, port, rtcpPort, this.options.sink, path.join(this.options.workDir, 'sdp'));
+    this.players.set(p.producerId, player);
+    player.start();
+    // The player listens before the (paused) consumer starts sending.
+    await new Promise((r) => setTimeout(r, 300));
+    await this.request('consumer:resume', { consumerId: info.consumerId });
+  }
+
+  private stopPlayer(producerId: string): void {
+    this.players.get(producerId)?.stop();
+    this.players.delete(producerId);
+  }
+
+  private async stopMedia(reason: string): Promise<void> {
+    if (this.publisher || this.players.size) this.log('info', `stopping media: ${reason}`);
+    this.publisher?.stop();
+    this.publisher = null;
+    for (const id of [...this.players.keys()]) this.stopPlayer(id);
+    this.sessionId = null;
+    this.partyId = null;
+    if (this.state !== 'stopped') this.state = this.socket?.connected ? 'idle' : 'connecting';
+  }
+
+  health(): HealthReport {
+    const c = this.options.capture;
+    const synthetic = c.kind === 'synthetic';
+    const camera = synthetic ? { ok: true, device: 'synthetic clip' } : deviceHealth(c.videoDevice);
+    const microphone = synthetic ? { ok: true, device: 'synthetic tone' } : alsaHealth(c.audioDevice);
+    return {
+      camera,
+      microphone,
+      ffmpeg: {
+        ok: this.state !== 'live' || (this.publisher?.running ?? false),
+        publishing: this.publisher?.running ?? false,
+        restarts: this.publisherRestarts,
+        players: [...this.players.values()].filter((p) => p.running).length,
+      },
+      network: { ok: this.socket?.connected ?? false, rttMs: this.rttMs, reconnects: this.reconnects },
+      synthetic,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+    };
+  }
+
+  private async reportHealth(): Promise<void> {
+    if (!this.socket?.connected) return;
+    const started = performance.now();
+    try {
+      await this.request('agent:health', this.health(), 5000);
+      this.rttMs = Math.round(performance.now() - started);
+    } catch (err) {
+      this.log('warn', `health report failed: ${(err as Error).message}`);
+    }
+  }
+
+  playerStats(): Array<{ producerId: string; role: string; kind: string; framesDecoded: number; running: boolean }> {
+    return [...this.players.entries()].map(([producerId, p]) => ({ producerId, role: p.info.role, kind: p.info.kind, framesDecoded: p.framesDecoded, running: p.running }));
+  }
+
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    this.generation++;
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.socket?.disconnect();
+    await this.queue;
+    await this.stopMedia('agent stopped');
+    this.state = 'stopped';
+  }
+}
+
+function hashSeed(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+function deviceHealth(device: string): { ok: boolean; device: string; detail?: string } {
+  return existsSync(device) ? { ok: true, device } : { ok: false, device, detail: 'device not present' };
+}
+
+function alsaHealth(device: string): { ok: boolean; device: string; detail?: string } {
+  try {
+    const cards = readFileSync('/proc/asound/cards', 'utf8');
+    return /\[\S+\s*\]/.test(cards) ? { ok: true, device } : { ok: false, device, detail: 'no sound card' };
+  } catch {
+    return { ok: false, device, detail: 'no ALSA' };
+  }
+}

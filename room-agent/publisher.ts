@@ -1,0 +1,85 @@
+// Publishes the room's camera and microphone to mediasoup PlainTransports as RTP
+// (with RTCP on its own port) from one ffmpeg process: the looped synthetic
+// clip (copy), or the real devices (v4l2 / ALSA) encoded to VP8 and Opus with
+// the time shown in the picture.
+import ffmpeg from 'fluent-ffmpeg';
+import type { PlainPublishTarget, PlainTrack } from '../server/signalling/protocol.js';
+
+export type CaptureSource =
+  | { kind: 'synthetic'; clip: string }
+  | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+
+export const publishTracks = (seed: number): PlainTrack[] => [
+  { kind: 'video', source: 'camera', mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, ssrc: 10_000_000 + (seed % 1_000_000) * 2 },
+  { kind: 'audio', source: 'microphone', mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, ssrc: 10_000_001 + (seed % 1_000_000) * 2 },
+];
+
+function rtpUrl(t: PlainPublishTarget): string {
+  return `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200`;
+}
+
+export interface PublisherEvents {
+  onExit(code: number | null, detail: string): void;
+}
+
+export class Publisher {
+  private command: ffmpeg.FfmpegCommand | null = null;
+  private stopped = false;
+  private stderrTail = '';
+
+  constructor(private readonly ffmpegPath: string, private readonly source: CaptureSource, private readonly tracks: PlainTrack[], private readonly events: PublisherEvents) {}
+
+  get running(): boolean {
+    return this.command !== null;
+  }
+
+  start(targets: PlainPublishTarget[]): void {
+    const video = targets.find((t) => t.kind === 'video');
+    const audio = targets.find((t) => t.kind === 'audio');
+    const vTrack = this.tracks.find((t) => t.kind === 'video');
+    const aTrack = this.tracks.find((t) => t.kind === 'audio');
+    if (!video || !audio || !vTrack || !aTrack) throw new Error('publisher needs one video and one audio target');
+    const cmd = ffmpeg().setFfmpegPath(this.ffmpegPath);
+    if (this.source.kind === 'synthetic') {
+      cmd.input(this.source.clip).inputOptions(['-re', '-stream_loop', '-1']);
+      cmd.output(rtpUrl(video)).outputOptions(['-map', '0:v:0', '-c:v', 'copy']);
+    } else {
+      const s = this.source;
+      cmd.input(s.videoDevice).inputOptions(['-f', 'v4l2', '-framerate', String(s.fps), '-video_size', `${s.width}x${s.height}`, '-thread_queue_size', '512']);
+      cmd.input(s.audioDevice).inputOptions(['-f', 'alsa', '-thread_queue_size', '512']);
+      cmd.output(rtpUrl(video)).outputOptions([
+        '-map', '0:v:0',
+        '-vf', "drawtext=fontcolor=white:box=1:boxcolor=black@0.5:x=w-tw-10:y=10:text='%{localtime\\:%Y-%m-%d %H\\\\\\:%M\\\\\\:%S}'",
+        '-c:v', 'libvpx', '-b:v', '1000k', '-g', '30', '-keyint_min', '30', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0', '-error-resilient', '1',
+      ]);
+    }
+    cmd.outputOptions(['-payload_type', String(vTrack.payloadType), '-ssrc', String(vTrack.ssrc), '-f', 'rtp']);
+    const audioInput = this.source.kind === 'synthetic' ? '0:a:0' : '1:a:0';
+    cmd.output(rtpUrl(audio)).outputOptions([
+      '-map', audioInput,
+      ...(this.source.kind === 'synthetic' ? ['-c:a', 'copy'] : ['-c:a', 'libopus', '-b:a', '48k', '-ac', '2', '-ar', '48000']),
+      '-payload_type', String(aTrack.payloadType), '-ssrc', String(aTrack.ssrc), '-f', 'rtp',
+    ]);
+    cmd.addOption('-loglevel', 'error');
+    cmd.on('stderr', (line: string) => {
+      this.stderrTail = (this.stderrTail + line + '\n').slice(-2000);
+    });
+    const finished = (code: number | null) => {
+      if (this.command !== cmd) return;
+      this.command = null;
+      if (!this.stopped) this.events.onExit(code, this.stderrTail.trim());
+    };
+    cmd.on('error', (err: Error) => finished(/code (\d+)/.exec(err.message)?.[1] ? Number(/code (\d+)/.exec(err.message)?.[1]) : null));
+    cmd.on('end', () => finished(0));
+    this.stopped = false;
+    this.command = cmd;
+    cmd.run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    const cmd = this.command;
+    this.command = null;
+    cmd?.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Does whatever set-up is missing, so that `npm start` and `npm test` work on a
+// fresh clone of a fresh Debian 12 machine with Node 20:
+//   1. Debian packages (when root): ffmpeg, fonts, the worker's build libraries,
+//      meson from bookworm-backports, and Chromium for the browser tests.
+//   2. npm packages (npm ci), without mediasoup's own postinstall (it would try
+//      to download a worker, then pip packages: neither works offline).
+//   3. The mediasoup worker, cached outside the repository (scripts/build-worker.mjs).
+//   4. The web front end (vite build), when its sources are newer than the build.
+// Each step is skipped when already done. Pass --no-browser to skip Chromium.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot, workerBinPath } from './lib/worker-cache.mjs';
+
+const log = (msg) => process.stderr.write(`[setup] ${msg}\n`);
+const wantBrowser = !process.argv.includes('--no-browser');
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: repoRoot, ...opts });
+  if (r.status !== 0) throw new Error(`setup: ${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
+}
+
+function debInstalled(pkg) {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('install ok installed');
+}
+
+function mesonRecentEnough() {
+  const r = spawnSync('meson', ['--version'], { encoding: 'utf8' });
+  if (r.status !== 0) return false;
+  const [maj, min] = r.stdout.trim().split('.').map(Number);
+  return maj > 1 || (maj === 1 && min >= 1);
+}
+
+function systemPackages() {
+  const isRoot = process.getuid?.() === 0;
+  const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+  const needWorkerBuild = !existsSync(workerBinPath() ?? '/nonexistent');
+  const wanted = ['ffmpeg', 'fonts-noto-cjk'];
+  if (wantBrowser) wanted.push('chromium');
+  if (needWorkerBuild) {
+    wanted.push('build-essential', 'python3', 'pkg-config', 'ninja-build', 'libuv1-dev', 'libssl-dev', 'libsrtp2-dev', 'libusrsctp-dev', 'libabsl-dev', 'libflatbuffers-dev', 'flatbuffers-compiler');
+  }
+  const missing = wanted.filter((p) => !debInstalled(p));
+  const needMeson = needWorkerBuild && !mesonRecentEnough();
+  if (!missing.length && !needMeson) return;
+  if (!isRoot || !hasApt) {
+    log(`missing Debian packages: ${[...missing, ...(needMeson ? ['meson (>= 1.1, bookworm-backports)'] : [])].join(' ')}`);
+    log('run this set-up as root once, or install them yourself; continuing');
+    return;
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (needMeson) {
+    const list = '/etc/apt/sources.list.d/bookworm-backports.list';
+    const already = spawnSync('sh', ['-c', 'grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/']).status === 0;
+    if (!already) {
+      log('adding bookworm-backports (for meson 1.7) to apt sources');
+      writeFileSync(list, 'deb http://deb.debian.org/debian bookworm-backports main\n');
+    }
+  }
+  log(`installing Debian packages: ${[...missing, ...(needMeson ? ['meson'] : [])].join(' ')}`);
+  run('apt-get', ['update', '-q'], { env });
+  if (missing.length) run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+  if (needMeson) run('apt-get', ['install', '-y', '-q', '--no-install-recommends', '-t', 'bookworm-backports', 'meson'], { env });
+}
+
+function npmPackages() {
+  const marker = path.join(repoRoot, 'node_modules', '.package-lock.json');
+  const lock = path.join(repoRoot, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  log('installing npm packages (npm ci)');
+  // mediasoup's postinstall is denied in package.json (allowScripts); for npm
+  // versions without allowScripts, MEDIASOUP_WORKER_BIN makes it skip itself.
+  run('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, MEDIASOUP_WORKER_BIN: '/nonexistent/mediasoup-worker' } });
+}
+
+async function worker() {
+  const { ensureWorker } = await import('./build-worker.mjs');
+  await ensureWorker();
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'dist' || entry.name === 'node_modules') continue;
+    const p = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function webFrontEnd() {
+  const index = path.join(repoRoot, 'web', 'dist', 'index.html');
+  const sources = Math.max(newestMtime(path.join(repoRoot, 'web')), statSync(path.join(repoRoot, 'server', 'signalling', 'protocol.ts')).mtimeMs);
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  log('building the web front end (vite)');
+  run(path.join(repoRoot, 'node_modules', '.bin', 'vite'), ['build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
+}
+
+try {
+  const [major] = process.versions.node.split('.').map(Number);
+  if (major < 20) throw new Error(`Node ${process.versions.node} is too old: Node 20 or newer is needed`);
+  systemPackages();
+  npmPackages();
+  await worker();
+  webFrontEnd();
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+}

@@ -1,0 +1,30 @@
+// Secrets kept in the data directory when the config gives none: the join-link
+// signing secret and one credential per room agent. Created once, mode 0600.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.js';
+
+export interface Secrets {
+  joinSecret: string;
+  agentCredentials: Record<string, string>;
+}
+
+export function loadSecrets(config: Config): Secrets {
+  const file = path.join(config.dataDir, 'secrets.json');
+  let stored: Partial<Secrets> = {};
+  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>;
+  const secrets: Secrets = {
+    joinSecret: config.access.joinSecret || stored.joinSecret || randomBytes(32).toString('base64url'),
+    agentCredentials: {},
+  };
+  for (const room of config.site.rooms) {
+    secrets.agentCredentials[room.id] =
+      config.access.agentCredentials[room.id] ?? stored.agentCredentials?.[room.id] ?? randomBytes(24).toString('base64url');
+  }
+  if (JSON.stringify(stored) !== JSON.stringify(secrets)) {
+    mkdirSync(config.dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+  return secrets;
+}

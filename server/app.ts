@@ -1,0 +1,103 @@
+// Composition of the server: store, media, sessions, signalling and HTTP on one
+// port. `startServer` is used by main.ts, the tests and the benchmarks.
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { createRootLogger, componentLogger, type Logger } from './logger.js';
+import { openDatabase, type Db } from './db/database.js';
+import { AuditTrail } from './audit/audit-trail.js';
+import { WorkerPool } from './media/worker-pool.js';
+import { SessionStore } from './session/session-store.js';
+import { SessionRegistry } from './session/session-registry.js';
+import { Signalling } from './signalling/socket-server.js';
+import { JoinTokens } from './access/join-token.js';
+import { loadSecrets, type Secrets } from './access/secrets.js';
+import { buildHttp } from './http/app.js';
+import { siteRoutes } from './http/site-routes.js';
+
+export interface RunningServer {
+  config: Config;
+  url: string;
+  port: number;
+  log: Logger;
+  db: Db;
+  audit: AuditTrail;
+  pool: WorkerPool;
+  registry: SessionRegistry;
+  signalling: Signalling;
+  tokens: JoinTokens;
+  secrets: Secrets;
+  http: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, logger?: Logger): Promise<RunningServer> {
+  const log = logger ?? createRootLogger(config.logLevel);
+  const db = openDatabase(path.join(config.dataDir, 'plea.sqlite'));
+  const audit = new AuditTrail(db);
+  const store = new SessionStore(db, audit);
+  const stale = store.closeStale();
+  if (stale) log.warn({ sessions: stale }, 'closed sessions left open by a previous run');
+  seedRooms(db, config, audit);
+
+  const secrets = loadSecrets(config);
+  const tokens = new JoinTokens(secrets.joinSecret);
+  const pool = await WorkerPool.create(
+    { workers: config.media.workers, rtcMinPort: config.media.rtcMinPort, rtcMaxPort: config.media.rtcMaxPort, disableLiburing: config.media.disableLiburing },
+    componentLogger(log, 'media')
+  );
+  const registry = new SessionRegistry(config, pool, store, componentLogger(log, 'session'));
+
+  // Fastify owns the HTTP server; Socket.io attaches to it before listening.
+  const http = await buildHttp(componentLogger(log, 'http'), []);
+  const signalling = new Signalling(http.server, {
+    registry,
+    store,
+    tokens,
+    agentCredentials: secrets.agentCredentials,
+    log: componentLogger(log, 'signalling'),
+  });
+  await http.register(siteRoutes({ config, registry, signalling, tokens, audit }));
+  await http.listen({ host: config.http.host, port: config.http.port });
+  const port = (http.server.address() as AddressInfo).port;
+  const shownHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const url = config.http.publicUrl || `http://${shownHost}:${port}`;
+
+  if (config.demo.standingSessions) {
+    for (const room of config.site.rooms) await registry.open(room.id, null, 'demo');
+    // A standing session that closes (e.g. its worker died) opens again.
+    registry.on('closed', (session, reason) => {
+      if (closing || reason === 'shutdown') return;
+      void registry.open(session.room.id, null, 'demo').catch((err: unknown) => log.error({ err }, 'cannot reopen standing session'));
+    });
+  }
+
+  let closing = false;
+  return {
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http,
+    async close() {
+      if (closing) return;
+      closing = true;
+      registry.closeAll('shutdown');
+      await signalling.close();
+      await http.close();
+      pool.close();
+      db.close();
+    },
+  };
+}
+
+function seedRooms(db: Db, config: Config, audit: AuditTrail): void {
+  db.transaction(() => {
+    const upsert = db.prepare(
+      `INSERT INTO rooms (id, kind, name, name_en) VALUES (?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, name = excluded.name, name_en = excluded.name_en
+       WHERE rooms.kind <> excluded.kind OR rooms.name <> excluded.name OR rooms.name_en <> excluded.name_en`
+    );
+    for (const room of config.site.rooms) {
+      const res = upsert.run(room.id, room.kind, room.name, room.nameEn);
+      if (res.changes > 0) audit.append({ actor: 'config', action: 'room.configured', subject: `room:${room.id}`, detail: { ...room } });
+    }
+  })();
+}

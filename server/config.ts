@@ -1,0 +1,184 @@
+// Configuration: config/default.json, then an optional overlay file (PLEA_CONFIG),
+// then environment overrides; validated at start. An invalid config stops the
+// server with a message that names the field.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Type, { type Static } from 'typebox';
+import { checker } from './validation.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export const RoomKind = Type.Union([Type.Literal('interrogation'), Type.Literal('plea')]);
+export type RoomKind = Static<typeof RoomKind>;
+
+const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+export const RoomConfig = Type.Object(
+  {
+    id: Id,
+    kind: RoomKind,
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    nameEn: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false }
+);
+export type RoomConfig = Static<typeof RoomConfig>;
+
+export const ConfigSchema = Type.Object(
+  {
+    site: Type.Object(
+      {
+        name: Type.String({ minLength: 1 }),
+        timeZone: Type.String({ minLength: 1 }),
+        rooms: Type.Array(RoomConfig, { minItems: 1, maxItems: 200 }),
+      },
+      { additionalProperties: false }
+    ),
+    http: Type.Object(
+      {
+        host: Type.String({ minLength: 1 }),
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        publicUrl: Type.String(),
+      },
+      { additionalProperties: false }
+    ),
+    media: Type.Object(
+      {
+        workers: Type.Integer({ minimum: 0, maximum: 64 }),
+        listenIp: Type.String({ minLength: 1 }),
+        announcedAddress: Type.String(),
+        rtcMinPort: Port,
+        rtcMaxPort: Port,
+        plainListenIp: Type.String({ minLength: 1 }),
+        disableLiburing: Type.Boolean(),
+      },
+      { additionalProperties: false }
+    ),
+    dataDir: Type.String({ minLength: 1 }),
+    ffmpegPath: Type.String(),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    access: Type.Object(
+      {
+        joinSecret: Type.String(),
+        agentCredentials: Type.Record(Type.String(), Type.String({ minLength: 16 })),
+      },
+      { additionalProperties: false }
+    ),
+    demo: Type.Object(
+      { syntheticAgents: Type.Boolean(), standingSessions: Type.Boolean() },
+      { additionalProperties: false }
+    ),
+  },
+  { additionalProperties: false }
+);
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`invalid config: ${message}`);
+  }
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace those in `base`. */
+export function mergeConfig(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isObject(b) && isObject(v) ? mergeConfig(b, v) : v;
+  }
+  return out;
+}
+
+const envOverrides: Array<[string, string, 'string' | 'int' | 'bool']> = [
+  ['PLEA_HOST', 'http.host', 'string'],
+  ['PLEA_PORT', 'http.port', 'int'],
+  ['PLEA_PUBLIC_URL', 'http.publicUrl', 'string'],
+  ['PLEA_WORKERS', 'media.workers', 'int'],
+  ['PLEA_LISTEN_IP', 'media.listenIp', 'string'],
+  ['PLEA_ANNOUNCED_ADDRESS', 'media.announcedAddress', 'string'],
+  ['PLEA_RTC_MIN_PORT', 'media.rtcMinPort', 'int'],
+  ['PLEA_RTC_MAX_PORT', 'media.rtcMaxPort', 'int'],
+  ['PLEA_DATA_DIR', 'dataDir', 'string'],
+  ['PLEA_FFMPEG', 'ffmpegPath', 'string'],
+  ['PLEA_LOG_LEVEL', 'logLevel', 'string'],
+  ['PLEA_JOIN_SECRET', 'access.joinSecret', 'string'],
+  ['PLEA_SYNTHETIC_AGENTS', 'demo.syntheticAgents', 'bool'],
+  ['PLEA_STANDING_SESSIONS', 'demo.standingSessions', 'bool'],
+];
+
+function setPath(target: Json, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (!isObject(node[part])) node[part] = {};
+    node = node[part] as Json;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+function parseEnvValue(name: string, field: string, raw: string, type: 'string' | 'int' | 'bool'): unknown {
+  if (type === 'string') return raw;
+  if (type === 'int') {
+    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(field, `${field} (from ${name}) must be an integer, got "${raw}"`);
+    return Number(raw);
+  }
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(field, `${field} (from ${name}) must be true or false, got "${raw}"`);
+}
+
+function readJson(file: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('(file)', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isObject(parsed)) throw new Error('not a JSON object');
+    return parsed;
+  } catch (err) {
+    throw new ConfigError('(file)', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const configChecker = checker(ConfigSchema);
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Applied after the files and before the environment (tests use this). */
+  overrides?: Json;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  let raw = readJson(path.join(repoRoot, 'config', 'default.json'));
+  if (env['PLEA_CONFIG']) raw = mergeConfig(raw, readJson(path.resolve(env['PLEA_CONFIG'])));
+  if (options.overrides) raw = mergeConfig(raw, options.overrides);
+  for (const [name, field, type] of envOverrides) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(raw, field, parseEnvValue(name, field, v, type));
+  }
+  const checked = configChecker.check(raw);
+  if (!checked.ok) throw new ConfigError(checked.field, checked.message);
+  const config = checked.value;
+  if (config.media.rtcMinPort > config.media.rtcMaxPort) {
+    throw new ConfigError('media.rtcMinPort', 'media.rtcMinPort must not be above media.rtcMaxPort');
+  }
+  const ids = new Set<string>();
+  config.site.rooms.forEach((room, i) => {
+    if (ids.has(room.id)) throw new ConfigError(`site.rooms[${i}].id`, `site.rooms[${i}].id "${room.id}" is used twice`);
+    ids.add(room.id);
+  });
+  for (const roomId of Object.keys(config.access.agentCredentials)) {
+    if (!ids.has(roomId)) throw new ConfigError(`access.agentCredentials.${roomId}`, `access.agentCredentials.${roomId} names no configured room`);
+  }
+  config.dataDir = path.resolve(repoRoot, config.dataDir);
+  return config;
+}

@@ -1,0 +1,48 @@
+// The Fastify edge: plugins (OpenAPI, static pages) and each area's routes.
+// Route schemas are TypeBox: one definition gives the type, the validation and
+// the OpenAPI document (/api/openapi.json).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import type { Logger } from '../logger.js';
+import { repoRoot } from '../config.js';
+
+export const pagePaths = ['/', '/session', '/staff'];
+
+export async function buildHttp(log: Logger, plugins: FastifyPluginAsync[]): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    genReqId: (() => {
+      let n = 0;
+      return () => `req-${(++n).toString(36)}`;
+    })(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  // Bad input gets 400 with a message naming the field.
+  app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string; code?: string }, req, reply) => {
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send({ error: status === 500 ? 'internal' : (err.code ?? 'bad_request'), message: status === 500 ? 'internal error' : err.message });
+  });
+  await app.register(fastifySwagger, {
+    openapi: { info: { title: 'Plea room controller', version: '0.1.0' } },
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  for (const plugin of plugins) await app.register(plugin);
+
+  const dist = path.join(repoRoot, 'web', 'dist');
+  if (existsSync(path.join(dist, 'index.html'))) {
+    await app.register(fastifyStatic, { root: dist, prefix: '/', index: false, wildcard: true });
+    for (const p of pagePaths) app.get(p, { schema: { hide: true } }, (_req, reply) => reply.sendFile('index.html'));
+  } else {
+    for (const p of pagePaths) {
+      app.get(p, { schema: { hide: true } }, (_req, reply) =>
+        reply.code(503).type('text/plain; charset=utf-8').send('The web front end is not built: run "npm run build:web" (npm start does it).')
+      );
+    }
+  }
+  return app;
+}

@@ -1,0 +1,105 @@
+// REST for the site: rooms with their live session and agent status, live
+// sessions, demo join links, audit-trail check.
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { Config } from '../config.js';
+import type { SessionRegistry } from '../session/session-registry.js';
+import type { Signalling } from '../signalling/socket-server.js';
+import type { JoinTokens } from '../access/join-token.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
+import { HealthReport, PartyRole } from '../signalling/protocol.js';
+
+export interface SiteDeps {
+  config: Config;
+  registry: SessionRegistry;
+  signalling: Signalling;
+  tokens: JoinTokens;
+  audit: AuditTrail;
+}
+
+const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() });
+
+const RoomView = Type.Object({
+  id: Type.String(),
+  kind: Type.Union([Type.Literal('interrogation'), Type.Literal('plea')]),
+  name: Type.String(),
+  nameEn: Type.String(),
+  status: Type.Union([Type.Literal('active'), Type.Literal('out_of_service')]),
+  session: Type.Union([Type.Object({ sessionId: Type.String(), parties: Type.Integer() }), Type.Null()]),
+  agent: Type.Object({ online: Type.Boolean(), health: Type.Union([HealthReport, Type.Null()]) }),
+});
+
+const SessionSummary = Type.Object({
+  sessionId: Type.String(),
+  roomId: Type.String(),
+  bookingId: Type.Union([Type.String(), Type.Null()]),
+  openedAt: Type.String(),
+  parties: Type.Array(Type.Object({ partyId: Type.String(), role: PartyRole, displayName: Type.String(), producers: Type.Integer(), consumers: Type.Integer() })),
+});
+
+export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) => {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.get('/api/health', { schema: { response: { 200: Type.Object({ ok: Type.Boolean(), sessions: Type.Integer() }) } } }, async () => ({
+    ok: true,
+    sessions: deps.registry.list().length,
+  }));
+
+  r.get('/api/site', { schema: { response: { 200: Type.Object({ name: Type.String(), rooms: Type.Array(RoomView) }) } } }, async () => ({
+    name: deps.config.site.name,
+    rooms: deps.config.site.rooms.map((room) => {
+      const session = deps.registry.forRoom(room.id);
+      const agent = deps.signalling.agentStatus(room.id);
+      return {
+        id: room.id,
+        kind: room.kind,
+        name: room.name,
+        nameEn: room.nameEn,
+        status: 'active' as const,
+        session: session ? { sessionId: session.id, parties: session.partyList().length } : null,
+        agent: { online: agent.online, health: agent.health },
+      };
+    }),
+  }));
+
+  r.get('/api/sessions', { schema: { response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }) } } }, async () => ({
+    sessions: deps.registry.list().map((s) => ({
+      sessionId: s.id,
+      roomId: s.room.id,
+      bookingId: s.bookingId,
+      openedAt: s.openedAt.toISOString(),
+      parties: s.partyList().map((p) => ({
+        partyId: p.id,
+        role: p.role,
+        displayName: p.displayName,
+        producers: p.producerEntries().length,
+        consumers: p.consumerList().length,
+      })),
+    })),
+  }));
+
+  r.get(
+    '/api/demo/join-links',
+    {
+      schema: {
+        response: {
+          200: Type.Object({ links: Type.Array(Type.Object({ roomId: Type.String(), prosecutor: Type.String(), lawyer: Type.String() })) }),
+          404: ErrorReply,
+        },
+      },
+    },
+    async (_req, reply) => {
+      if (!deps.config.demo.standingSessions) return reply.code(404).send({ error: 'not_found', message: 'demo mode is off' });
+      const now = Date.now();
+      const link = (roomId: string, role: 'prosecutor' | 'lawyer') =>
+        `/session?token=${deps.tokens.issue({ roomId, role, bookingId: null, nbf: now - 60_000, exp: now + 12 * 3600_000 })}`;
+      return { links: deps.config.site.rooms.map((room) => ({ roomId: room.id, prosecutor: link(room.id, 'prosecutor'), lawyer: link(room.id, 'lawyer') })) };
+    }
+  );
+
+  r.get('/api/audit/verify', { schema: { response: { 200: Type.Object({ intact: Type.Boolean(), brokenAt: Type.Union([Type.Integer(), Type.Null()]) }) } } }, async () => {
+    const brokenAt = deps.audit.verify();
+    return { intact: brokenAt === null, brokenAt };
+  });
+};

@@ -1,0 +1,36 @@
+// The server program: `npm start`.
+import { loadConfig, ConfigError } from './config.js';
+import { startServer } from './app.js';
+import { startDemoAgents } from './demo-agents.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const server = await startServer(config);
+  const agents = config.demo.syntheticAgents ? startDemoAgents(server) : [];
+  server.log.info({ url: server.url, rooms: config.site.rooms.length, syntheticAgents: agents.length }, 'room controller ready');
+  console.log(`\n  Room controller ready: ${server.url}/\n  Open it, pick a room, and open its prosecutor and lawyer links.\n`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(agents.map((a) => a.stop()));
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

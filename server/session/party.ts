@@ -1,0 +1,340 @@
+// A party of a session (the room, the prosecutor, the lawyer, a guest). The
+// party owns its transports; a transport owns its producers and consumers, so
+// closing the party closes everything it had in the router.
+import { randomUUID } from 'node:crypto';
+import type { types } from 'mediasoup';
+import { TypedEmitter } from '../events.js';
+import type {
+  ConsumerInfo,
+  DtlsParameters,
+  MediaKind,
+  PartyRole,
+  PartyView,
+  PlainConsumerInfo,
+  PlainPublishTarget,
+  PlainTrack,
+  ProducerView,
+  RtpCapabilities,
+  RtpParameters,
+  TrackSource,
+  TransportInfo,
+} from '../signalling/protocol.js';
+
+export interface TransportListen {
+  listenIp: string;
+  announcedAddress: string;
+  plainListenIp: string;
+}
+
+/** Failure caused by the caller's request (answered as an error, never a crash). */
+export class RequestError extends Error {
+  constructor(readonly code: 'bad_request' | 'not_found' | 'forbidden' | 'unsupported', message: string) {
+    super(message);
+  }
+}
+
+export type PartyEvents = {
+  'producer-added': [ProducerView];
+  'producer-removed': [{ producerId: string; partyId: string }];
+  'producer-paused': [{ producerId: string; partyId: string }];
+  'producer-resumed': [{ producerId: string; partyId: string }];
+  'consumer-closed': [{ consumerId: string; producerId: string }];
+  closed: [reason: string];
+};
+
+interface ProducerEntry {
+  producer: types.Producer;
+  source: TrackSource;
+}
+
+/** A short-lived lookup a party needs of its session: producers of other parties. */
+export interface ProducerDirectory {
+  findProducer(producerId: string): { producer: types.Producer; partyId: string; role: PartyRole } | undefined;
+}
+
+export class Party extends TypedEmitter<PartyEvents> {
+  readonly id = randomUUID();
+  readonly joinedAt = new Date();
+  private readonly transports = new Map<string, types.Transport>();
+  private readonly producers = new Map<string, ProducerEntry>();
+  private readonly consumers = new Map<string, types.Consumer>();
+  private closedFlag = false;
+
+  constructor(
+    readonly role: PartyRole,
+    readonly displayName: string,
+    private readonly router: types.Router,
+    private readonly listen: TransportListen,
+    private readonly directory: ProducerDirectory
+  ) {
+    super();
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  view(): PartyView {
+    return { partyId: this.id, role: this.role, displayName: this.displayName, joinedAt: this.joinedAt.toISOString() };
+  }
+
+  producerViews(): ProducerView[] {
+    return [...this.producers.values()].map((e) => this.producerView(e));
+  }
+
+  producerEntries(): Array<{ producer: types.Producer; source: TrackSource }> {
+    return [...this.producers.values()];
+  }
+
+  private producerView(e: ProducerEntry): ProducerView {
+    return {
+      producerId: e.producer.id,
+      partyId: this.id,
+      role: this.role,
+      kind: e.producer.kind,
+      source: e.source,
+      paused: e.producer.paused,
+    };
+  }
+
+  hasProducer(producerId: string): types.Producer | undefined {
+    return this.producers.get(producerId)?.producer;
+  }
+
+  private transport(transportId: string): types.Transport {
+    const t = this.transports.get(transportId);
+    if (!t) throw new RequestError('not_found', `unknown transport ${transportId}`);
+    return t;
+  }
+
+  private assertOpen(): void {
+    if (this.closedFlag) throw new RequestError('forbidden', 'party has left the session');
+  }
+
+  // --- WebRTC (browsers) ---------------------------------------------------
+  async createWebRtcTransport(direction: 'send' | 'recv'): Promise<TransportInfo> {
+    this.assertOpen();
+    const transport = await this.router.createWebRtcTransport({
+      listenInfos: [
+        { protocol: 'udp', ip: this.listen.listenIp, announcedAddress: this.listen.announcedAddress || undefined },
+        { protocol: 'tcp', ip: this.listen.listenIp, announcedAddress: this.listen.announcedAddress || undefined },
+      ],
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { partyId: this.id, direction, kind: 'webrtc' },
+    });
+    this.adopt(transport);
+    return {
+      transportId: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates.map((c) => ({
+        foundation: c.foundation,
+        priority: c.priority,
+        address: c.address,
+        protocol: c.protocol,
+        port: c.port,
+        type: c.type,
+        ...(c.tcpType ? { tcpType: c.tcpType } : {}),
+      })),
+      dtlsParameters: { role: transport.dtlsParameters.role, fingerprints: transport.dtlsParameters.fingerprints },
+    };
+  }
+
+  async connectTransport(transportId: string, dtlsParameters: DtlsParameters): Promise<void> {
+    this.assertOpen();
+    const t = this.transport(transportId);
+    if (t.appData['kind'] !== 'webrtc') throw new RequestError('bad_request', 'transport is not a WebRTC transport');
+    await (t as types.WebRtcTransport).connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
+  }
+
+  async restartIce(transportId: string): Promise<TransportInfo['iceParameters']> {
+    this.assertOpen();
+    const t = this.transport(transportId);
+    if (t.appData['kind'] !== 'webrtc') throw new RequestError('bad_request', 'transport is not a WebRTC transport');
+    return (t as types.WebRtcTransport).restartIce();
+  }
+
+  async produce(transportId: string, kind: MediaKind, source: TrackSource, rtpParameters: RtpParameters): Promise<string> {
+    this.assertOpen();
+    const t = this.transport(transportId);
+    if (t.appData['direction'] !== 'send' || t.appData['kind'] !== 'webrtc') throw new RequestError('bad_request', 'transport is not a send transport');
+    if ([...this.producers.values()].some((p) => p.source === source)) {
+      throw new RequestError('bad_request', `party already produces its ${source}`);
+    }
+    const producer = await t.produce({ kind, rtpParameters: rtpParameters as unknown as types.RtpParameters, appData: { source } });
+    this.adoptProducer(producer, source);
+    return producer.id;
+  }
+
+  private adoptProducer(producer: types.Producer, source: TrackSource): void {
+    const entry = { producer, source };
+    this.producers.set(producer.id, entry);
+    producer.observer.once('close', () => {
+      this.producers.delete(producer.id);
+      this.emit('producer-removed', { producerId: producer.id, partyId: this.id });
+    });
+    this.emit('producer-added', this.producerView(entry));
+  }
+
+  async setProducerPaused(producerId: string, paused: boolean): Promise<void> {
+    this.assertOpen();
+    const entry = this.producers.get(producerId);
+    if (!entry) throw new RequestError('not_found', `unknown producer ${producerId}`);
+    if (paused === entry.producer.paused) return;
+    if (paused) await entry.producer.pause();
+    else await entry.producer.resume();
+    this.emit(paused ? 'producer-paused' : 'producer-resumed', { producerId, partyId: this.id });
+  }
+
+  closeProducer(producerId: string): void {
+    const entry = this.producers.get(producerId);
+    if (!entry) throw new RequestError('not_found', `unknown producer ${producerId}`);
+    entry.producer.close();
+  }
+
+  private otherPartyProducer(producerId: string): { producer: types.Producer; partyId: string; role: PartyRole } {
+    const found = this.directory.findProducer(producerId);
+    if (!found || found.producer.closed) throw new RequestError('not_found', `unknown producer ${producerId}`);
+    if (found.partyId === this.id) throw new RequestError('bad_request', 'a party does not consume its own producer');
+    return found;
+  }
+
+  async consume(producerId: string, transportId: string, rtpCapabilities: RtpCapabilities): Promise<ConsumerInfo> {
+    this.assertOpen();
+    const t = this.transport(transportId);
+    if (t.appData['direction'] !== 'recv' || t.appData['kind'] !== 'webrtc') throw new RequestError('bad_request', 'transport is not a receive transport');
+    const found = this.otherPartyProducer(producerId);
+    const caps = rtpCapabilities as unknown as types.RtpCapabilities;
+    if (!this.router.canConsume({ producerId, rtpCapabilities: caps })) {
+      throw new RequestError('unsupported', 'these RTP capabilities cannot consume that producer');
+    }
+    const consumer = await t.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { partyId: found.partyId } });
+    this.adoptConsumer(consumer);
+    return {
+      consumerId: consumer.id,
+      producerId,
+      partyId: found.partyId,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters as unknown as RtpParameters,
+    };
+  }
+
+  private adoptConsumer(consumer: types.Consumer): void {
+    this.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => {
+      this.consumers.delete(consumer.id);
+      if (!this.closedFlag) this.emit('consumer-closed', { consumerId: consumer.id, producerId: consumer.producerId });
+    });
+    // The consumer's own transport closes it; a producer closing closes it too.
+    consumer.on('producerclose', () => consumer.close());
+  }
+
+  async resumeConsumer(consumerId: string): Promise<void> {
+    this.assertOpen();
+    const consumer = this.consumers.get(consumerId);
+    if (!consumer) throw new RequestError('not_found', `unknown consumer ${consumerId}`);
+    await consumer.resume();
+    if (consumer.kind === 'video') await consumer.requestKeyFrame();
+  }
+
+  // --- Plain RTP (room agents) ------------------------------------------------
+  async publishPlain(tracks: PlainTrack[]): Promise<PlainPublishTarget[]> {
+    this.assertOpen();
+    const targets: PlainPublishTarget[] = [];
+    for (const track of tracks) {
+      if (this.producerEntries().some((p) => p.source === track.source)) {
+        throw new RequestError('bad_request', `party already produces its ${track.source}`);
+      }
+    }
+    for (const track of tracks) {
+      const transport = await this.router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: this.listen.plainListenIp },
+        rtcpMux: false,
+        comedia: true,
+        appData: { partyId: this.id, direction: 'send' },
+      });
+      this.adopt(transport);
+      const producer = await transport.produce({
+        kind: track.kind,
+        rtpParameters: {
+          codecs: [
+            {
+              mimeType: track.mimeType,
+              payloadType: track.payloadType,
+              clockRate: track.clockRate,
+              ...(track.channels ? { channels: track.channels } : {}),
+              rtcpFeedback: track.kind === 'video' ? [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] : [],
+            },
+          ],
+          encodings: [{ ssrc: track.ssrc }],
+        },
+        appData: { source: track.source },
+      });
+      this.adoptProducer(producer, track.source);
+      targets.push({
+        kind: track.kind,
+        producerId: producer.id,
+        ip: transport.tuple.localAddress,
+        port: transport.tuple.localPort,
+        rtcpPort: transport.rtcpTuple?.localPort ?? transport.tuple.localPort,
+      });
+    }
+    return targets;
+  }
+
+  async consumePlain(producerId: string, ip: string, port: number, rtcpPort: number): Promise<PlainConsumerInfo> {
+    this.assertOpen();
+    const found = this.otherPartyProducer(producerId);
+    const transport = await this.router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip: this.listen.plainListenIp },
+      rtcpMux: false,
+      comedia: false,
+      appData: { partyId: this.id, direction: 'recv' },
+    });
+    this.adopt(transport);
+    try {
+      await transport.connect({ ip, port, rtcpPort });
+      const consumer = await transport.consume({
+        producerId,
+        rtpCapabilities: this.router.rtpCapabilities,
+        paused: true,
+        appData: { partyId: found.partyId },
+      });
+      this.adoptConsumer(consumer);
+      // One transport per plain consumer: it goes when its consumer goes.
+      consumer.observer.once('close', () => transport.close());
+      return {
+        consumerId: consumer.id,
+        producerId,
+        partyId: found.partyId,
+        role: found.role,
+        kind: consumer.kind,
+        rtpParameters: consumer.rtpParameters as unknown as RtpParameters,
+        sourceIp: transport.tuple.localAddress,
+      };
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+  }
+
+  consumerList(): types.Consumer[] {
+    return [...this.consumers.values()];
+  }
+
+  private adopt(transport: types.Transport): void {
+    this.transports.set(transport.id, transport);
+    transport.observer.once('close', () => this.transports.delete(transport.id));
+  }
+
+  close(reason: string): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    // Closing a transport closes its producers and consumers.
+    for (const t of [...this.transports.values()]) t.close();
+    this.transports.clear();
+    this.emit('closed', reason);
+  }
+}

@@ -1,0 +1,84 @@
+// The live sessions of the site, at most one open per room. The schedule opens
+// and closes them (a booking reaching "in room"); in demo mode every room has a
+// standing session. Persists every change through the session store.
+import type { Config, RoomConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { TypedEmitter } from '../events.js';
+import { WorkerPool, mediaCodecs } from '../media/worker-pool.js';
+import { Session } from './session.js';
+import type { SessionStore } from './session-store.js';
+
+type RegistryEvents = { opened: [Session]; closed: [Session, string] };
+
+export class SessionRegistry extends TypedEmitter<RegistryEvents> {
+  private readonly byRoom = new Map<string, Session>();
+  private readonly rooms: Map<string, RoomConfig>;
+
+  constructor(
+    private readonly config: Config,
+    private readonly pool: WorkerPool,
+    private readonly store: SessionStore,
+    private readonly log: Logger
+  ) {
+    super();
+    this.rooms = new Map(config.site.rooms.map((r) => [r.id, r]));
+    pool.on('workerdied', () => {
+      // Routers on a dead worker are gone; their sessions close and reopen if standing.
+      for (const s of this.list()) if (s.router.closed) s.close('media worker died');
+    });
+  }
+
+  room(roomId: string): RoomConfig | undefined {
+    return this.rooms.get(roomId);
+  }
+
+  forRoom(roomId: string): Session | undefined {
+    return this.byRoom.get(roomId);
+  }
+
+  byId(sessionId: string): Session | undefined {
+    return this.list().find((s) => s.id === sessionId);
+  }
+
+  list(): Session[] {
+    return [...this.byRoom.values()];
+  }
+
+  async open(roomId: string, bookingId: string | null, actor: string): Promise<Session> {
+    const room = this.rooms.get(roomId);
+    if (!room) throw new Error(`unknown room ${roomId}`);
+    const existing = this.byRoom.get(roomId);
+    if (existing) {
+      if (existing.bookingId === bookingId) return existing;
+      throw new Error(`room ${roomId} already has an open session`);
+    }
+    const id = Session.newId();
+    const router = await this.pool.createRouter(mediaCodecs, { sessionId: id, roomId });
+    const session = new Session(id, room, bookingId, router, {
+      listenIp: this.config.media.listenIp,
+      announcedAddress: this.config.media.announcedAddress,
+      plainListenIp: this.config.media.plainListenIp,
+    });
+    this.byRoom.set(roomId, session);
+    this.store.opened(id, roomId, bookingId, actor);
+    session.on('party-joined', (party) => this.store.partyJoined(id, party.id, party.role, party.displayName, null));
+    session.on('party-left', (party, reason) => this.store.partyLeft(id, party.id, reason));
+    session.once('closed', (reason) => {
+      this.byRoom.delete(roomId);
+      this.store.closed(id, reason, actor);
+      this.log.info({ sessionId: id, roomId, reason }, 'session closed');
+      this.emit('closed', session, reason);
+    });
+    this.log.info({ sessionId: id, roomId, bookingId }, 'session opened');
+    this.emit('opened', session);
+    return session;
+  }
+
+  close(roomId: string, reason: string): void {
+    this.byRoom.get(roomId)?.close(reason);
+  }
+
+  closeAll(reason: string): void {
+    for (const s of this.list()) s.close(reason);
+  }
+}

@@ -1,0 +1,67 @@
+// Persistence of sessions and parties, each change with its audit entry in the
+// same transaction.
+import type { Db } from '../db/database.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
+import type { PartyRole } from '../signalling/protocol.js';
+
+export class SessionStore {
+  constructor(private readonly db: Db, private readonly audit: AuditTrail) {}
+
+  /** Sessions left open by a previous process cannot be live any more. */
+  closeStale(): number {
+    return this.db.transaction(() => {
+      const now = new Date().toISOString();
+      const stale = this.db.prepare("SELECT id FROM sessions WHERE status = 'open'").all() as Array<{ id: string }>;
+      for (const s of stale) {
+        this.db.prepare("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = 'server restarted' WHERE id = ?").run(now, s.id);
+        this.db.prepare("UPDATE parties SET left_at = ?, leave_reason = 'server restarted' WHERE session_id = ? AND left_at IS NULL").run(now, s.id);
+        this.audit.append({ actor: 'system', action: 'session.closed', subject: `session:${s.id}`, detail: { reason: 'server restarted' } });
+      }
+      return stale.length;
+    })();
+  }
+
+  opened(sessionId: string, roomId: string, bookingId: string | null, actor: string): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare("INSERT INTO sessions (id, room_id, booking_id, status, opened_at) VALUES (?, ?, ?, 'open', ?)")
+        .run(sessionId, roomId, bookingId, new Date().toISOString());
+      this.audit.append({ actor, action: 'session.opened', subject: `session:${sessionId}`, detail: { roomId, bookingId } });
+    })();
+  }
+
+  closed(sessionId: string, reason: string, actor: string): void {
+    this.db.transaction(() => {
+      const now = new Date().toISOString();
+      this.db.prepare("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ? AND status = 'open'").run(now, reason, sessionId);
+      this.audit.append({ actor, action: 'session.closed', subject: `session:${sessionId}`, detail: { reason } });
+    })();
+  }
+
+  partyJoined(sessionId: string, partyId: string, role: PartyRole, displayName: string, remoteAddress: string | null): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO parties (id, session_id, role, display_name, remote_address, joined_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(partyId, sessionId, role, displayName, remoteAddress, new Date().toISOString());
+      this.audit.append({ actor: `party:${partyId}`, action: 'party.joined', subject: `session:${sessionId}`, detail: { role, displayName, remoteAddress } });
+    })();
+  }
+
+  partyLeft(sessionId: string, partyId: string, reason: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE parties SET left_at = ?, leave_reason = ? WHERE id = ? AND left_at IS NULL').run(new Date().toISOString(), reason, partyId);
+      this.audit.append({ actor: `party:${partyId}`, action: 'party.left', subject: `session:${sessionId}`, detail: { reason } });
+    })();
+  }
+
+  agentHealth(roomId: string, report: unknown): void {
+    this.db
+      .prepare('INSERT INTO agent_health (room_id, reported_at, report) VALUES (?, ?, ?) ON CONFLICT(room_id) DO UPDATE SET reported_at = excluded.reported_at, report = excluded.report')
+      .run(roomId, new Date().toISOString(), JSON.stringify(report));
+  }
+
+  lastHealth(roomId: string): { reportedAt: string; report: unknown } | null {
+    const row = this.db.prepare('SELECT reported_at, report FROM agent_health WHERE room_id = ?').get(roomId) as { reported_at: string; report: string } | undefined;
+    return row ? { reportedAt: row.reported_at, report: JSON.parse(row.report) as unknown } : null;
+  }
+}

@@ -1,0 +1,104 @@
+// A session: the live meeting for a booking (or a standing demo session of a
+// room). It owns one mediasoup Router and its parties; closing the session
+// closes the parties and the router.
+import { randomUUID } from 'node:crypto';
+import type { types } from 'mediasoup';
+import { TypedEmitter } from '../events.js';
+import type { PartyRole, PartyView, ProducerView, SessionView } from '../signalling/protocol.js';
+import type { RoomConfig } from '../config.js';
+import { Party, type ProducerDirectory, type TransportListen } from './party.js';
+
+export type SessionEvents = {
+  'party-joined': [Party];
+  'party-left': [Party, string];
+  'producer-added': [ProducerView];
+  'producer-removed': [{ producerId: string; partyId: string }];
+  'producer-paused': [{ producerId: string; partyId: string }];
+  'producer-resumed': [{ producerId: string; partyId: string }];
+  closed: [reason: string];
+};
+
+export class Session extends TypedEmitter<SessionEvents> implements ProducerDirectory {
+  readonly openedAt = new Date();
+  private readonly parties = new Map<string, Party>();
+  private closedFlag = false;
+
+  constructor(
+    readonly id: string,
+    readonly room: RoomConfig,
+    readonly bookingId: string | null,
+    readonly router: types.Router,
+    private readonly listen: TransportListen
+  ) {
+    super();
+    router.observer.once('close', () => this.close('router closed'));
+  }
+
+  static newId(): string {
+    return randomUUID();
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  addParty(role: PartyRole, displayName: string): Party {
+    if (this.closedFlag) throw new Error('session is closed');
+    const party = new Party(role, displayName, this.router, this.listen, this);
+    this.parties.set(party.id, party);
+    party.on('producer-added', (p) => this.emit('producer-added', p));
+    party.on('producer-removed', (p) => this.emit('producer-removed', p));
+    party.on('producer-paused', (p) => this.emit('producer-paused', p));
+    party.on('producer-resumed', (p) => this.emit('producer-resumed', p));
+    party.once('closed', (reason) => {
+      this.parties.delete(party.id);
+      this.emit('party-left', party, reason);
+    });
+    this.emit('party-joined', party);
+    return party;
+  }
+
+  party(partyId: string): Party | undefined {
+    return this.parties.get(partyId);
+  }
+
+  partyList(): Party[] {
+    return [...this.parties.values()];
+  }
+
+  findProducer(producerId: string): { producer: types.Producer; partyId: string; role: PartyRole } | undefined {
+    for (const party of this.parties.values()) {
+      const producer = party.hasProducer(producerId);
+      if (producer) return { producer, partyId: party.id, role: party.role };
+    }
+    return undefined;
+  }
+
+  partyViews(): PartyView[] {
+    return this.partyList().map((p) => p.view());
+  }
+
+  producerViews(): ProducerView[] {
+    return this.partyList().flatMap((p) => p.producerViews());
+  }
+
+  view(): SessionView {
+    return {
+      sessionId: this.id,
+      roomId: this.room.id,
+      roomName: this.room.name,
+      roomNameEn: this.room.nameEn,
+      bookingId: this.bookingId,
+      parties: this.partyViews(),
+      producers: this.producerViews(),
+    };
+  }
+
+  close(reason: string): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const party of this.partyList()) party.close(`session closed: ${reason}`);
+    if (!this.router.closed) this.router.close();
+    this.emit('closed', reason);
+  }
+}

@@ -1,0 +1,287 @@
+// The signalling protocol: every Socket.io event name, its payload schema and its
+// reply type, in one module used by the server, the room agent and the browser
+// code (the browser imports types only). The server checks every payload
+// against the schema here before acting on it.
+import Type, { type Static, type TSchema } from 'typebox';
+
+// ---------------------------------------------------------------------------
+// Shared words
+export const PartyRole = Type.Union([
+  Type.Literal('room'),
+  Type.Literal('prosecutor'),
+  Type.Literal('lawyer'),
+  Type.Literal('guest'),
+]);
+export type PartyRole = Static<typeof PartyRole>;
+
+export const MediaKind = Type.Union([Type.Literal('audio'), Type.Literal('video')]);
+export type MediaKind = Static<typeof MediaKind>;
+
+export const TrackSource = Type.Union([Type.Literal('camera'), Type.Literal('microphone')]);
+export type TrackSource = Static<typeof TrackSource>;
+
+const Id = Type.String({ minLength: 1, maxLength: 128 });
+
+// mediasoup parameter objects: the shape is checked here, the details by
+// mediasoup itself (its errors are returned to the caller as bad_request).
+const JsonObject = Type.Record(Type.String(), Type.Unknown());
+export const RtpCodecParameters = Type.Object(
+  { mimeType: Type.String({ pattern: '^(audio|video)/' }), payloadType: Type.Integer({ minimum: 0, maximum: 127 }), clockRate: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: true }
+);
+export const RtpParameters = Type.Object(
+  {
+    codecs: Type.Array(RtpCodecParameters, { minItems: 1, maxItems: 32 }),
+    encodings: Type.Optional(Type.Array(JsonObject, { maxItems: 8 })),
+    headerExtensions: Type.Optional(Type.Array(JsonObject, { maxItems: 32 })),
+    rtcp: Type.Optional(JsonObject),
+    mid: Type.Optional(Type.String({ maxLength: 32 })),
+  },
+  { additionalProperties: true }
+);
+export type RtpParameters = Static<typeof RtpParameters>;
+export const RtpCapabilities = Type.Object(
+  { codecs: Type.Array(JsonObject, { maxItems: 128 }), headerExtensions: Type.Optional(Type.Array(JsonObject, { maxItems: 64 })) },
+  { additionalProperties: true }
+);
+export type RtpCapabilities = Static<typeof RtpCapabilities>;
+export const DtlsParameters = Type.Object(
+  {
+    role: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('client'), Type.Literal('server')])),
+    fingerprints: Type.Array(Type.Object({ algorithm: Type.String(), value: Type.String() }, { additionalProperties: false }), { minItems: 1, maxItems: 8 }),
+  },
+  { additionalProperties: false }
+);
+export type DtlsParameters = Static<typeof DtlsParameters>;
+
+// ---------------------------------------------------------------------------
+// Replies. Every client→server event takes an acknowledgement callback that
+// receives exactly one Reply.
+export type ErrorCode =
+  | 'bad_request'
+  | 'not_joined'
+  | 'already_joined'
+  | 'not_found'
+  | 'forbidden'
+  | 'no_session'
+  | 'unsupported'
+  | 'internal';
+export type Reply<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCode; message: string } };
+export type Ack<T> = (reply: Reply<T>) => void;
+
+// ---------------------------------------------------------------------------
+// Connection authentication (Socket.io handshake `auth`)
+export const PartyAuth = Type.Object(
+  { kind: Type.Literal('party'), token: Type.String({ minLength: 10, maxLength: 2048 }) },
+  { additionalProperties: false }
+);
+export const AgentAuth = Type.Object(
+  { kind: Type.Literal('agent'), roomId: Id, credential: Type.String({ minLength: 16, maxLength: 256 }) },
+  { additionalProperties: false }
+);
+export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth]);
+export type HandshakeAuth = Static<typeof HandshakeAuth>;
+
+// ---------------------------------------------------------------------------
+// Views sent by the server
+export interface PartyView {
+  partyId: string;
+  role: PartyRole;
+  displayName: string;
+  joinedAt: string;
+}
+export interface ProducerView {
+  producerId: string;
+  partyId: string;
+  role: PartyRole;
+  kind: MediaKind;
+  source: TrackSource;
+  paused: boolean;
+}
+export interface SessionView {
+  sessionId: string;
+  roomId: string;
+  roomName: string;
+  roomNameEn: string;
+  bookingId: string | null;
+  parties: PartyView[];
+  producers: ProducerView[];
+}
+export interface IceCandidateView {
+  foundation: string;
+  priority: number;
+  address: string;
+  protocol: 'udp' | 'tcp';
+  port: number;
+  type: 'host' | 'srflx' | 'prflx' | 'relay';
+  tcpType?: 'active' | 'passive' | 'so';
+}
+export interface TransportInfo {
+  transportId: string;
+  iceParameters: { usernameFragment: string; password: string; iceLite?: boolean };
+  iceCandidates: IceCandidateView[];
+  dtlsParameters: DtlsParameters;
+}
+export interface ConsumerInfo {
+  consumerId: string;
+  producerId: string;
+  partyId: string;
+  kind: MediaKind;
+  rtpParameters: RtpParameters;
+}
+export interface JoinReply {
+  partyId: string;
+  session: SessionView;
+  routerRtpCapabilities: RtpCapabilities;
+}
+
+// Room agent
+export const DeviceHealth = Type.Object(
+  {
+    ok: Type.Boolean(),
+    device: Type.String({ maxLength: 256 }),
+    detail: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { additionalProperties: false }
+);
+export const HealthReport = Type.Object(
+  {
+    camera: DeviceHealth,
+    microphone: DeviceHealth,
+    ffmpeg: Type.Object(
+      {
+        ok: Type.Boolean(),
+        publishing: Type.Boolean(),
+        restarts: Type.Integer({ minimum: 0 }),
+        players: Type.Integer({ minimum: 0 }),
+        detail: Type.Optional(Type.String({ maxLength: 512 })),
+      },
+      { additionalProperties: false }
+    ),
+    network: Type.Object(
+      {
+        ok: Type.Boolean(),
+        rttMs: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+        reconnects: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false }
+    ),
+    synthetic: Type.Boolean(),
+    uptimeSeconds: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false }
+);
+export type HealthReport = Static<typeof HealthReport>;
+
+export const PlainTrack = Type.Object(
+  {
+    kind: MediaKind,
+    source: TrackSource,
+    mimeType: Type.Union([Type.Literal('video/VP8'), Type.Literal('audio/opus')]),
+    payloadType: Type.Integer({ minimum: 96, maximum: 127 }),
+    clockRate: Type.Integer({ minimum: 8000, maximum: 90000 }),
+    channels: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 })),
+    ssrc: Type.Integer({ minimum: 1, maximum: 4294967295 }),
+  },
+  { additionalProperties: false }
+);
+export type PlainTrack = Static<typeof PlainTrack>;
+
+export interface PlainPublishTarget {
+  kind: MediaKind;
+  producerId: string;
+  ip: string;
+  port: number;
+  rtcpPort: number;
+}
+export interface PlainConsumerInfo {
+  consumerId: string;
+  producerId: string;
+  partyId: string;
+  role: PartyRole;
+  kind: MediaKind;
+  rtpParameters: RtpParameters;
+  /** Where the server sends from: the agent's receiver may filter on it. */
+  sourceIp: string;
+}
+export interface AgentJoinReply {
+  partyId: string;
+  session: SessionView;
+}
+
+// ---------------------------------------------------------------------------
+// Client → server payload schemas (one per event)
+export const clientEventSchemas = {
+  'session:join': Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
+  'session:leave': Type.Object({}, { additionalProperties: false }),
+  'transport:create': Type.Object(
+    { direction: Type.Union([Type.Literal('send'), Type.Literal('recv')]), forceTcp: Type.Optional(Type.Boolean()) },
+    { additionalProperties: false }
+  ),
+  'transport:connect': Type.Object({ transportId: Id, dtlsParameters: DtlsParameters }, { additionalProperties: false }),
+  'transport:restart-ice': Type.Object({ transportId: Id }, { additionalProperties: false }),
+  'producer:create': Type.Object(
+    { transportId: Id, kind: MediaKind, source: TrackSource, rtpParameters: RtpParameters },
+    { additionalProperties: false }
+  ),
+  'producer:pause': Type.Object({ producerId: Id }, { additionalProperties: false }),
+  'producer:resume': Type.Object({ producerId: Id }, { additionalProperties: false }),
+  'producer:close': Type.Object({ producerId: Id }, { additionalProperties: false }),
+  'consumer:create': Type.Object({ producerId: Id, transportId: Id, rtpCapabilities: RtpCapabilities }, { additionalProperties: false }),
+  'consumer:resume': Type.Object({ consumerId: Id }, { additionalProperties: false }),
+  'agent:join': Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
+  'agent:health': HealthReport,
+  'agent:publish': Type.Object({ tracks: Type.Array(PlainTrack, { minItems: 1, maxItems: 4 }) }, { additionalProperties: false }),
+  'agent:consume': Type.Object(
+    {
+      producerId: Id,
+      ip: Type.String({ minLength: 1, maxLength: 64 }),
+      port: Type.Integer({ minimum: 1024, maximum: 65535 }),
+      rtcpPort: Type.Integer({ minimum: 1024, maximum: 65535 }),
+    },
+    { additionalProperties: false }
+  ),
+} satisfies Record<string, TSchema>;
+
+type Payload<E extends keyof typeof clientEventSchemas> = Static<(typeof clientEventSchemas)[E]>;
+
+interface ClientReplies {
+  'session:join': JoinReply;
+  'session:leave': Record<string, never>;
+  'transport:create': TransportInfo;
+  'transport:connect': Record<string, never>;
+  'transport:restart-ice': { iceParameters: TransportInfo['iceParameters'] };
+  'producer:create': { producerId: string };
+  'producer:pause': Record<string, never>;
+  'producer:resume': Record<string, never>;
+  'producer:close': Record<string, never>;
+  'consumer:create': ConsumerInfo;
+  'consumer:resume': Record<string, never>;
+  'agent:join': AgentJoinReply;
+  'agent:health': Record<string, never>;
+  'agent:publish': { targets: PlainPublishTarget[] };
+  'agent:consume': PlainConsumerInfo;
+}
+export type ClientEventName = keyof typeof clientEventSchemas;
+export type ClientReply<E extends ClientEventName> = ClientReplies[E];
+export type ClientPayload<E extends ClientEventName> = Payload<E>;
+
+export type ClientToServerEvents = {
+  [E in ClientEventName]: (payload: Payload<E>, ack: Ack<ClientReplies[E]>) => void;
+};
+
+// ---------------------------------------------------------------------------
+// Server → client events
+export interface ServerToClientEvents {
+  'session:state': (session: SessionView) => void;
+  'party:joined': (party: PartyView) => void;
+  'party:left': (party: { partyId: string; reason: string }) => void;
+  'producer:added': (producer: ProducerView) => void;
+  'producer:removed': (producer: { producerId: string; partyId: string }) => void;
+  'producer:paused': (producer: { producerId: string; partyId: string }) => void;
+  'producer:resumed': (producer: { producerId: string; partyId: string }) => void;
+  'consumer:closed': (consumer: { consumerId: string; producerId: string }) => void;
+  'session:closed': (info: { sessionId: string; reason: string }) => void;
+  /** To a room agent: a session opened (or closed: sessionId null) for its room. */
+  'agent:session': (info: { sessionId: string | null }) => void;
+}

@@ -1,0 +1,303 @@
+// The Socket.io edge: authenticates each connection (join link for browsers,
+// credential for room agents), checks every payload against its schema in
+// protocol.ts, and calls into the session. Bad input gets an error reply and
+// never reaches mediasoup unchecked; nothing a client sends can crash the server.
+import { timingSafeEqual } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import type { Logger } from '../logger.js';
+import { checker, type Checker } from '../validation.js';
+import type { JoinTokens, JoinClaims } from '../access/join-token.js';
+import type { SessionRegistry } from '../session/session-registry.js';
+import type { SessionStore } from '../session/session-store.js';
+import type { Session } from '../session/session.js';
+import { RequestError, type Party } from '../session/party.js';
+import {
+  HandshakeAuth,
+  clientEventSchemas,
+  type ClientEventName,
+  type ClientPayload,
+  type ClientReply,
+  type ClientToServerEvents,
+  type ErrorCode,
+  type HealthReport,
+  type Reply,
+  type ServerToClientEvents,
+} from './protocol.js';
+
+type SocketData = { kind: 'party'; claims: JoinClaims } | { kind: 'agent'; roomId: string };
+type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+class SignallingError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+}
+
+const checkers = Object.fromEntries(
+  Object.entries(clientEventSchemas).map(([name, schema]) => [name, checker(schema)])
+) as { [E in ClientEventName]: Checker<(typeof clientEventSchemas)[E]> };
+const authChecker = checker(HandshakeAuth);
+
+const agentEvents = new Set<ClientEventName>(['agent:join', 'agent:health', 'agent:publish', 'agent:consume']);
+const partyOnlyEvents = new Set<ClientEventName>(['session:join', 'transport:create', 'transport:connect', 'transport:restart-ice', 'producer:create', 'consumer:create']);
+
+export interface AgentStatus {
+  online: boolean;
+  connectedAt: string | null;
+  health: HealthReport | null;
+  healthAt: string | null;
+}
+
+export interface SignallingDeps {
+  registry: SessionRegistry;
+  store: SessionStore;
+  tokens: JoinTokens;
+  agentCredentials: Record<string, string>;
+  log: Logger;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function normaliseIp(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+const defaultNames: Record<string, string> = { prosecutor: '检察官', lawyer: '值班律师', guest: '来宾', room: '看守所房间' };
+
+export class Signalling {
+  readonly io: IoServer;
+  private readonly agents = new Map<string, AgentStatus>();
+
+  constructor(httpServer: HttpServer, private readonly deps: SignallingDeps) {
+    this.io = new Server(httpServer, { serveClient: false, pingInterval: 5000, pingTimeout: 5000, maxHttpBufferSize: 256 * 1024 });
+    this.io.use((socket, next) => {
+      const checked = authChecker.check(socket.handshake.auth);
+      if (!checked.ok) return next(new Error(`bad handshake: ${checked.message}`));
+      const auth = checked.value;
+      if (auth.kind === 'party') {
+        const verdict = deps.tokens.verify(auth.token);
+        if (!verdict.ok) return next(new Error(verdict.reason));
+        socket.data = { kind: 'party', claims: verdict.claims };
+        return next();
+      }
+      const expected = deps.agentCredentials[auth.roomId];
+      if (!expected || !sameSecret(expected, auth.credential)) return next(new Error('unknown room or wrong agent credential'));
+      socket.data = { kind: 'agent', roomId: auth.roomId };
+      return next();
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+    deps.registry.on('opened', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: session.id }));
+    deps.registry.on('closed', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: null }));
+  }
+
+  agentStatus(roomId: string): AgentStatus {
+    return this.agents.get(roomId) ?? { online: false, connectedAt: null, health: null, healthAt: null };
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.io.close(() => resolve());
+    });
+  }
+
+  private onConnection(socket: IoSocket): void {
+    const log = this.deps.log.child({ socket: socket.id, who: socket.data.kind === 'agent' ? `agent:${socket.data.roomId}` : socket.data.claims.role });
+    const conn = new Connection(socket, this.deps, log);
+    if (socket.data.kind === 'agent') {
+      const roomId = socket.data.roomId;
+      void socket.join(`agent:${roomId}`);
+      this.agents.set(roomId, { online: true, connectedAt: new Date().toISOString(), health: null, healthAt: null });
+      const session = this.deps.registry.forRoom(roomId);
+      socket.emit('agent:session', { sessionId: session ? session.id : null });
+      conn.onHealth = (report) => {
+        this.agents.set(roomId, { ...this.agentStatus(roomId), online: true, health: report, healthAt: new Date().toISOString() });
+        this.deps.store.agentHealth(roomId, report);
+      };
+      socket.on('disconnect', () => {
+        // Another connection of the same room may have replaced this one already.
+        const stillConnected = [...this.io.sockets.sockets.values()].some((s) => s.id !== socket.id && s.data.kind === 'agent' && s.data.roomId === roomId);
+        if (!stillConnected) this.agents.set(roomId, { ...this.agentStatus(roomId), online: false });
+      });
+    }
+    log.debug('connected');
+  }
+}
+
+/** One socket's state: the party it joined as, if any. */
+class Connection {
+  private party: Party | null = null;
+  private session: Session | null = null;
+  private readonly unsubscribe: Array<() => void> = [];
+  onHealth: ((report: HealthReport) => void) | null = null;
+
+  constructor(private readonly socket: IoSocket, private readonly deps: SignallingDeps, private readonly log: Logger) {
+    this.handle('session:join', (p) => this.join(p.displayName));
+    this.handle('agent:join', (p) => this.join(p.displayName));
+    this.handle('session:leave', () => {
+      this.leave('left');
+      return {};
+    });
+    this.handle('transport:create', async (p) => this.joined().party.createWebRtcTransport(p.direction));
+    this.handle('transport:connect', async (p) => {
+      await this.joined().party.connectTransport(p.transportId, p.dtlsParameters);
+      return {};
+    });
+    this.handle('transport:restart-ice', async (p) => ({ iceParameters: await this.joined().party.restartIce(p.transportId) }));
+    this.handle('producer:create', async (p) => ({
+      producerId: await this.joined().party.produce(p.transportId, p.kind, p.source, p.rtpParameters),
+    }));
+    this.handle('producer:pause', async (p) => {
+      await this.joined().party.setProducerPaused(p.producerId, true);
+      return {};
+    });
+    this.handle('producer:resume', async (p) => {
+      await this.joined().party.setProducerPaused(p.producerId, false);
+      return {};
+    });
+    this.handle('producer:close', (p) => {
+      this.joined().party.closeProducer(p.producerId);
+      return {};
+    });
+    this.handle('consumer:create', async (p) => this.joined().party.consume(p.producerId, p.transportId, p.rtpCapabilities));
+    this.handle('consumer:resume', async (p) => {
+      await this.joined().party.resumeConsumer(p.consumerId);
+      return {};
+    });
+    this.handle('agent:health', (report) => {
+      this.onHealth?.(report);
+      return {};
+    });
+    this.handle('agent:publish', async (p) => ({ targets: await this.joined().party.publishPlain(p.tracks) }));
+    this.handle('agent:consume', async (p) => {
+      // Media goes only to the agent's own host.
+      const peer = normaliseIp(socket.handshake.address);
+      if (normaliseIp(p.ip) !== peer) throw new SignallingError('forbidden', `media may only be sent to the agent's own address ${peer}`);
+      return this.joined().party.consumePlain(p.producerId, p.ip, p.port, p.rtcpPort);
+    });
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (event in clientEventSchemas) return;
+      const ack = args[args.length - 1];
+      if (typeof ack === 'function') (ack as (r: Reply<never>) => void)({ ok: false, error: { code: 'bad_request', message: `unknown event ${event}` } });
+    });
+    socket.on('disconnect', (reason) => this.leave(`disconnected: ${reason}`));
+  }
+
+  private handle<E extends ClientEventName>(event: E, fn: (payload: ClientPayload<E>) => Promise<ClientReply<E>> | ClientReply<E>): void {
+    const check = checkers[event];
+    const on = this.socket.on.bind(this.socket) as unknown as (ev: string, listener: (...args: unknown[]) => void) => void;
+    on(event, (...args: unknown[]) => {
+      const last = args[args.length - 1];
+      const ack = typeof last === 'function' ? (last as (r: Reply<ClientReply<E>>) => void) : null;
+      const reply = (r: Reply<ClientReply<E>>): void => {
+        if (ack) ack(r);
+      };
+      const data = this.socket.data;
+      if (agentEvents.has(event) && data.kind !== 'agent') return reply({ ok: false, error: { code: 'forbidden', message: `${event} is for room agents` } });
+      if (partyOnlyEvents.has(event) && data.kind !== 'party') return reply({ ok: false, error: { code: 'forbidden', message: `${event} is for browser parties` } });
+      const checked = check.check(args.length > (ack ? 1 : 0) ? args[0] : undefined);
+      if (!checked.ok) return reply({ ok: false, error: { code: 'bad_request', message: `${event}: ${checked.message}` } });
+      Promise.resolve()
+        .then(() => fn(checked.value as ClientPayload<E>))
+        .then(
+          (result) => reply({ ok: true, data: result }),
+          (err: unknown) => reply({ ok: false, error: this.describe(event, err) })
+        );
+    });
+  }
+
+  private describe(event: string, err: unknown): { code: ErrorCode; message: string } {
+    if (err instanceof RequestError || err instanceof SignallingError) return { code: err.code, message: err.message };
+    const e = err as Error;
+    // mediasoup rejects bad parameters with TypeError / UnsupportedError.
+    if (e && (e.name === 'TypeError' || e.name === 'UnsupportedError')) return { code: 'bad_request', message: `${event}: ${e.message}` };
+    if (e && e.name === 'InvalidStateError') return { code: 'not_found', message: `${event}: ${e.message}` };
+    this.log.error({ err, event }, 'signalling handler failed');
+    return { code: 'internal', message: `${event} failed` };
+  }
+
+  private joined(): { party: Party; session: Session } {
+    if (!this.party || !this.session || this.party.closed) throw new SignallingError('not_joined', 'join the session first');
+    return { party: this.party, session: this.session };
+  }
+
+  private join(displayName: string | undefined) {
+    if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
+    const data = this.socket.data;
+    const roomId = data.kind === 'agent' ? data.roomId : data.claims.roomId;
+    const session = this.deps.registry.forRoom(roomId);
+    if (!session) throw new SignallingError('no_session', 'no session is open for this room now');
+    if (data.kind === 'party' && data.claims.bookingId !== null && data.claims.bookingId !== session.bookingId) {
+      throw new SignallingError('forbidden', 'this join link is for another booking');
+    }
+    const role = data.kind === 'agent' ? 'room' : data.claims.role;
+    if (role === 'room') {
+      // A room has one agent: a restarted agent replaces its stale party.
+      for (const p of session.partyList()) if (p.role === 'room') p.close('replaced by a new room agent connection');
+    }
+    const name = displayName ?? (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames[role] ?? role);
+    const party = session.addParty(role, name);
+    this.party = party;
+    this.session = session;
+    this.bind(session, party);
+    this.log.info({ sessionId: session.id, partyId: party.id, role }, 'party joined');
+    return { partyId: party.id, session: session.view(), routerRtpCapabilities: session.router.rtpCapabilities as unknown as ClientReply<'session:join'>['routerRtpCapabilities'] };
+  }
+
+  private bind(session: Session, party: Party): void {
+    const s = this.socket;
+    const self = party.id;
+    const listeners = {
+      partyJoined: (p: Party) => p.id !== self && s.emit('party:joined', p.view()),
+      partyLeft: (p: Party, reason: string) => {
+        if (p.id === self) {
+          // Closed from elsewhere (replaced, session closing): the socket stays, the party is gone.
+          this.release();
+          return;
+        }
+        s.emit('party:left', { partyId: p.id, reason });
+      },
+      added: (p: Parameters<ServerToClientEvents['producer:added']>[0]) => p.partyId !== self && s.emit('producer:added', p),
+      removed: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:removed', p),
+      paused: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:paused', p),
+      resumed: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:resumed', p),
+      closed: (reason: string) => s.emit('session:closed', { sessionId: session.id, reason }),
+      consumerClosed: (c: { consumerId: string; producerId: string }) => s.emit('consumer:closed', c),
+    };
+    session.on('party-joined', listeners.partyJoined);
+    session.on('party-left', listeners.partyLeft);
+    session.on('producer-added', listeners.added);
+    session.on('producer-removed', listeners.removed);
+    session.on('producer-paused', listeners.paused);
+    session.on('producer-resumed', listeners.resumed);
+    session.on('closed', listeners.closed);
+    party.on('consumer-closed', listeners.consumerClosed);
+    this.unsubscribe.push(() => {
+      session.off('party-joined', listeners.partyJoined);
+      session.off('party-left', listeners.partyLeft);
+      session.off('producer-added', listeners.added);
+      session.off('producer-removed', listeners.removed);
+      session.off('producer-paused', listeners.paused);
+      session.off('producer-resumed', listeners.resumed);
+      session.off('closed', listeners.closed);
+      party.off('consumer-closed', listeners.consumerClosed);
+    });
+  }
+
+  private release(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.party = null;
+    this.session = null;
+  }
+
+  private leave(reason: string): void {
+    const party = this.party;
+    this.release();
+    party?.close(reason);
+  }
+}
