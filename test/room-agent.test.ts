@@ -1,0 +1,64 @@
+// The room agent publishes into the room's session, reports health, and after
+// a server restart reconnects and publishes again by itself.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestServer, waitFor } from './helpers/server.js';
+import { freeTcpPort, inProcessAgent, producerBytes } from './helpers/agent.js';
+import type { RoomAgent } from '../room-agent/agent.js';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-agent-'));
+let agent: RoomAgent | null = null;
+afterAll(async () => {
+  await agent?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function roomBytes(server: Awaited<ReturnType<typeof startTestServer>>): Promise<Record<string, number>> {
+  const party = server.registry.forRoom('plea-1')?.partyList().find((p) => p.role === 'room');
+  return party ? producerBytes(party.producerEntries()) : {};
+}
+
+describe('room agent', () => {
+  it('publishes, reports health, and republishes after a server restart', async () => {
+    const port = await freeTcpPort();
+    const rooms = { site: { ...(await import('../server/config.js')).loadConfig({ env: {} }).site } };
+    rooms.site.rooms = rooms.site.rooms.filter((r) => r.id === 'plea-1');
+    let server = await startTestServer({ dataDir, port, overrides: rooms });
+    agent = inProcessAgent(server, 'plea-1');
+    agent.start();
+
+    // RTP from the agent's ffmpeg reaches the room party's producers.
+    const first = await waitFor('room producers receiving RTP', async () => {
+      const b = await roomBytes(server);
+      return (b['video'] ?? 0) > 20_000 && (b['audio'] ?? 0) > 1_000 ? b : null;
+    });
+    expect(first['video']).toBeGreaterThan(20_000);
+    await waitFor('health report', () => server.signalling.agentStatus('plea-1').health?.ffmpeg.publishing === true);
+    expect(server.signalling.agentStatus('plea-1').health).toMatchObject({ camera: { ok: true }, synthetic: true, network: { ok: true } });
+    expect(agent.joins).toBe(1);
+
+    // Server restart on the same port: the agent comes back by itself.
+    await server.close();
+    await waitFor('agent notices the server is gone', () => agent?.state === 'connecting', 15_000);
+    server = await startTestServer({ dataDir, port, overrides: rooms });
+    try {
+      await waitFor('agent republished', () => (agent?.joins ?? 0) >= 2, 30_000);
+      const again = await waitFor('RTP after restart', async () => {
+        const b = await roomBytes(server);
+        return (b['video'] ?? 0) > 20_000 ? b : null;
+      });
+      expect(again['video']).toBeGreaterThan(20_000);
+      expect(agent.health().network.reconnects).toBeGreaterThanOrEqual(1);
+      // The sessions of the first run were closed at start, with their audit entries.
+      const closed = server.db.prepare("SELECT COUNT(*) AS n FROM sessions WHERE status = 'closed' AND close_reason IN ('shutdown', 'server restarted')").get() as { n: number };
+      expect(closed.n).toBeGreaterThanOrEqual(1);
+      expect(server.audit.verify()).toBeNull();
+    } finally {
+      await agent.stop();
+      agent = null;
+      await server.cleanup();
+    }
+  });
+});
