@@ -19,6 +19,7 @@ import type {
 import { Publisher, publishTracks, type CaptureSource } from './publisher.js';
 import { Player, freePortPair, type Sink } from './player.js';
 import { ensureSyntheticClip } from './synthetic-clip.js';
+import { ChildReaper } from './child-reaper.js';
 
 export interface AgentOptions {
   serverUrl: string;
@@ -55,6 +56,7 @@ export class RoomAgent {
   private connectedOnce = false;
   private rttMs: number | null = null;
   private clip: string | null = null;
+  private children: ChildReaper | undefined;
   state: AgentState = 'connecting';
   /** Counts completed joins (publish done): tests and health read it. */
   joins = 0;
@@ -66,6 +68,9 @@ export class RoomAgent {
   }
 
   start(): void {
+    this.children = new ChildReaper(this.options.workDir, this.options.roomId);
+    const reaped = this.children.reapLeftovers();
+    if (reaped) this.log('warn', `ended ${reaped} media processes left by a previous run`);
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(this.options.serverUrl, {
       auth: { kind: 'agent', roomId: this.options.roomId, credential: this.options.credential },
       transports: ['websocket'],
@@ -162,7 +167,7 @@ export class RoomAgent {
           if (gen === this.generation && this.publisher === publisher) publisher.start(targets);
         }, 1000).unref();
       },
-    });
+    }, this.children);
     this.publisher = publisher;
     publisher.start(targets);
     this.state = 'live';
@@ -177,7 +182,7 @@ export class RoomAgent {
     const [port, rtcpPort] = await freePortPair(ip);
     const info = await this.request('agent:consume', { producerId: p.producerId, ip, port, rtcpPort });
     if (gen !== this.generation) return;
-    const player = new Player(this.options.ffmpegPath, info, ip, port, rtcpPort, this.options.sink, path.join(this.options.workDir, 'sdp'));
+    const player = new Player(this.options.ffmpegPath, info, ip, port, rtcpPort, this.options.sink, path.join(this.options.workDir, 'sdp'), this.children);
     this.players.set(p.producerId, player);
     player.start();
     // The player listens before the (paused) consumer starts sending.

@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PlainConsumerInfo } from '../server/signalling/protocol.js';
+import type { ChildReaper } from './child-reaper.js';
 
 export type Sink = { kind: 'null' } | { kind: 'file'; dir: string } | { kind: 'play'; ffplay: string };
 
@@ -61,7 +62,8 @@ export class Player {
     readonly port: number,
     readonly rtcpPort: number,
     private readonly sink: Sink,
-    private readonly workDir: string
+    private readonly workDir: string,
+    private readonly children?: ChildReaper
   ) {}
 
   start(): void {
@@ -87,11 +89,13 @@ export class Player {
     }
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    this.children?.add(child.pid);
     child.stdout?.on('data', (d: Buffer) => {
       for (const m of d.toString().matchAll(/^frame=(\d+)/gm)) this.framesDecoded = Math.max(this.framesDecoded, Number(m[1]));
     });
     child.stderr?.on('data', () => undefined);
     child.on('close', () => {
+      this.children?.remove(child.pid);
       if (this.child !== child) return;
       this.child = null;
       // ffmpeg's RTP input exits about 10 s after its last packet: while the

@@ -4,6 +4,7 @@
 // the time shown in the picture.
 import ffmpeg from 'fluent-ffmpeg';
 import type { PlainPublishTarget, PlainTrack } from '../server/signalling/protocol.js';
+import type { ChildReaper } from './child-reaper.js';
 
 export type CaptureSource =
   | { kind: 'synthetic'; clip: string }
@@ -27,7 +28,13 @@ export class Publisher {
   private stopped = false;
   private stderrTail = '';
 
-  constructor(private readonly ffmpegPath: string, private readonly source: CaptureSource, private readonly tracks: PlainTrack[], private readonly events: PublisherEvents) {}
+  constructor(
+    private readonly ffmpegPath: string,
+    private readonly source: CaptureSource,
+    private readonly tracks: PlainTrack[],
+    private readonly events: PublisherEvents,
+    private readonly children?: ChildReaper
+  ) {}
 
   get running(): boolean {
     return this.command !== null;
@@ -64,7 +71,13 @@ export class Publisher {
     cmd.on('stderr', (line: string) => {
       this.stderrTail = (this.stderrTail + line + '\n').slice(-2000);
     });
+    let pid: number | undefined;
+    cmd.on('start', () => {
+      pid = (cmd as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
+      this.children?.add(pid);
+    });
     const finished = (code: number | null) => {
+      this.children?.remove(pid);
       if (this.command !== cmd) return;
       this.command = null;
       if (!this.stopped) this.events.onExit(code, this.stderrTail.trim());

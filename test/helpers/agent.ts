@@ -28,8 +28,8 @@ export function inProcessAgent(server: { port: number; config: RunningServer['co
 
 export function agentProcess(server: RunningServer, roomId: string): ChildProcess {
   const room = server.config.site.rooms.find((r) => r.id === roomId);
-  const tsx = path.resolve('node_modules', '.bin', 'tsx');
-  return spawn(tsx, ['room-agent/main.ts'], {
+  // One process (node with the tsx loader), so that killing it kills the agent itself.
+  return spawn(process.execPath, ['--import', 'tsx', 'room-agent/main.ts'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,

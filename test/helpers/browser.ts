@@ -1,0 +1,40 @@
+// Headless Chromium from Debian, driven by playwright-core, with fake camera and
+// microphone. Never a browser download.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+export function chromiumArgs(extra: string[] = []): string[] {
+  return [
+    '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream',
+    '--allow-loopback-in-peer-connection',
+    '--autoplay-policy=no-user-gesture-required',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    ...extra,
+  ];
+}
+
+export async function launchBrowser(extra: string[] = []): Promise<Browser> {
+  if (!existsSync(chromiumPath)) throw new Error(`Chromium not found at ${chromiumPath}: run "npm run setup" as root (installs Debian's chromium)`);
+  // launch() gives every browser a fresh, temporary profile directory.
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs(extra) });
+}
+
+/** Opens a page in its own context (its own fake devices and storage). */
+export async function openSessionPage(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
+  await page.goto(url);
+  await page.waitForFunction(() => window.__pleaSession !== undefined, undefined, { timeout: 20_000 });
+  return page;
+}
