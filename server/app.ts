@@ -15,6 +15,9 @@ import { JoinTokens } from './access/join-token.js';
 import { loadSecrets, type Secrets } from './access/secrets.js';
 import { buildHttp } from './http/app.js';
 import { siteRoutes } from './http/site-routes.js';
+import { scheduleRoutes } from './http/schedule-routes.js';
+import { ScheduleStore } from './schedule/schedule-store.js';
+import { ScheduleService } from './schedule/schedule-service.js';
 
 export interface RunningServer {
   config: Config;
@@ -29,6 +32,7 @@ export interface RunningServer {
   tokens: JoinTokens;
   secrets: Secrets;
   http: FastifyInstance;
+  schedule: ScheduleService;
   close(): Promise<void>;
 }
 
@@ -49,6 +53,8 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
   );
   const registry = new SessionRegistry(config, pool, store, componentLogger(log, 'session'));
 
+  let closing = false;
+  let url = '';
   // Fastify owns the HTTP server; Socket.io attaches to it before listening.
   const http = await buildHttp(componentLogger(log, 'http'), []);
   const signalling = new Signalling(http.server, {
@@ -58,27 +64,36 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
     agentCredentials: secrets.agentCredentials,
     log: componentLogger(log, 'signalling'),
   });
+  const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'));
+  schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
+  schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit }));
+  await http.register(scheduleRoutes(schedule, () => url));
   await http.listen({ host: config.http.host, port: config.http.port });
   const port = (http.server.address() as AddressInfo).port;
   const shownHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
-  const url = config.http.publicUrl || `http://${shownHost}:${port}`;
+  url = config.http.publicUrl || `http://${shownHost}:${port}`;
+  schedule.startOverrunWatch();
 
   if (config.demo.standingSessions) {
     for (const room of config.site.rooms) await registry.open(room.id, null, 'demo');
-    // A standing session that closes (e.g. its worker died) opens again.
+    // A room without a session gets its standing one back (its worker died, or
+    // a booking's session ended); a booking's session replaces it meanwhile.
     registry.on('closed', (session, reason) => {
-      if (closing || reason === 'shutdown') return;
-      void registry.open(session.room.id, null, 'demo').catch((err: unknown) => log.error({ err }, 'cannot reopen standing session'));
+      if (closing || reason === 'replaced by booking') return;
+      setImmediate(() => {
+        if (closing || registry.forRoom(session.room.id)) return;
+        void registry.open(session.room.id, null, 'demo').catch((err: unknown) => log.error({ err }, 'cannot reopen standing session'));
+      });
     });
   }
 
-  let closing = false;
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, schedule,
     async close() {
       if (closing) return;
       closing = true;
+      schedule.stop();
       registry.closeAll('shutdown');
       await signalling.close();
       await http.close();

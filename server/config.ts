@@ -36,6 +36,21 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false }
     ),
+    schedule: Type.Object(
+      {
+        /** ISO weekday (1 = Monday) → working windows "HH:MM-HH:MM". */
+        weeklyWindows: Type.Record(Type.String({ pattern: '^[1-7]$' }), Type.Array(Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d-([01]\\d|2[0-4]):[0-5]\\d$' }), { maxItems: 8 })),
+        slotMinutes: Type.Integer({ minimum: 1, maximum: 60 }),
+        escortBeforeMin: Type.Integer({ minimum: 0, maximum: 120 }),
+        changeoverAfterMin: Type.Integer({ minimum: 0, maximum: 120 }),
+        joinOpensMinutesBefore: Type.Integer({ minimum: 0, maximum: 240 }),
+        joinClosesMinutesAfter: Type.Integer({ minimum: 0, maximum: 480 }),
+        designedSessionsPerBlock: Type.Integer({ minimum: 1, maximum: 10000 }),
+        overrunCheckSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+        overrunStepMinutes: Type.Integer({ minimum: 1, maximum: 60 }),
+      },
+      { additionalProperties: false }
+    ),
     http: Type.Object(
       {
         host: Type.String({ minLength: 1 }),
@@ -58,7 +73,7 @@ export const ConfigSchema = Type.Object(
     ),
     dataDir: Type.String({ minLength: 1 }),
     ffmpegPath: Type.String(),
-    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')]),
     access: Type.Object(
       {
         joinSecret: Type.String(),
@@ -178,6 +193,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   });
   for (const roomId of Object.keys(config.access.agentCredentials)) {
     if (!ids.has(roomId)) throw new ConfigError(`access.agentCredentials.${roomId}`, `access.agentCredentials.${roomId} names no configured room`);
+  }
+  for (const [day, windows] of Object.entries(config.schedule.weeklyWindows)) {
+    windows.forEach((w, i) => {
+      const [from, to] = w.split('-') as [string, string];
+      if (from >= to) throw new ConfigError(`schedule.weeklyWindows.${day}[${i}]`, `schedule.weeklyWindows.${day}[${i}] ends before it starts`);
+    });
   }
   config.dataDir = path.resolve(repoRoot, config.dataDir);
   return config;

@@ -55,4 +55,83 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'schedule: bookings with history, resource holds, duty roster, reserved windows, notices',
+    sql: `
+      CREATE TABLE bookings (
+        id TEXT PRIMARY KEY,
+        date TEXT NOT NULL,
+        room_id TEXT NOT NULL REFERENCES rooms(id),
+        start_min INTEGER NOT NULL,
+        end_min INTEGER NOT NULL CHECK (end_min > start_min),
+        escort_before_min INTEGER NOT NULL,
+        changeover_after_min INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('scheduled', 'escorting', 'in_room', 'in_session', 'finished', 'no_show', 'cancelled', 'displaced')),
+        case_number TEXT NOT NULL,
+        detainee_id TEXT NOT NULL,
+        procuratorate_id TEXT NOT NULL,
+        priority_class TEXT NOT NULL CHECK (priority_class IN ('district', 'higher', 'sibling')),
+        prosecutor_id TEXT NOT NULL,
+        lawyer_role TEXT NOT NULL CHECK (lawyer_role IN ('duty', 'defence')),
+        lawyer_id TEXT NOT NULL,
+        lawyer_named INTEGER NOT NULL,
+        session_kind TEXT NOT NULL CHECK (session_kind IN ('arraignment', 'plea_hearing', 'bail_hearing')),
+        requested_start_min INTEGER NOT NULL,
+        duration_min INTEGER NOT NULL,
+        pinned_room_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1
+      );
+      CREATE INDEX bookings_day ON bookings(date, room_id, start_min);
+      -- Every minute a booking holds of a resource (room:, detainee:, prosecutor:, lawyer:).
+      -- The primary key makes double use of any resource impossible, whatever the caller.
+      CREATE TABLE booking_holds (
+        resource TEXT NOT NULL,
+        date TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        booking_id TEXT NOT NULL REFERENCES bookings(id),
+        PRIMARY KEY (resource, date, minute)
+      ) WITHOUT ROWID;
+      CREATE INDEX booking_holds_booking ON booking_holds(booking_id);
+      CREATE TABLE booking_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        booking_id TEXT NOT NULL REFERENCES bookings(id),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        before TEXT,
+        after TEXT,
+        note TEXT
+      );
+      CREATE INDEX booking_history_booking ON booking_history(booking_id, seq);
+      CREATE TABLE duty_shifts (
+        id TEXT PRIMARY KEY,
+        lawyer_id TEXT NOT NULL,
+        date TEXT NOT NULL,
+        start_min INTEGER NOT NULL,
+        end_min INTEGER NOT NULL CHECK (end_min > start_min)
+      );
+      CREATE INDEX duty_shifts_date ON duty_shifts(date);
+      CREATE TABLE reserved_windows (
+        id TEXT PRIMARY KEY,
+        priority_class TEXT NOT NULL CHECK (priority_class IN ('higher', 'sibling')),
+        date TEXT,
+        weekday INTEGER CHECK (weekday BETWEEN 1 AND 7),
+        start_min INTEGER NOT NULL,
+        end_min INTEGER NOT NULL CHECK (end_min > start_min),
+        room_id TEXT REFERENCES rooms(id),
+        room_kind TEXT CHECK (room_kind IN ('interrogation', 'plea'))
+      );
+      CREATE TABLE notices (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        booking_id TEXT NOT NULL REFERENCES bookings(id),
+        at TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX notices_booking ON notices(booking_id);
+    `,
+  },
 ];

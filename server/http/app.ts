@@ -11,6 +11,23 @@ import { repoRoot } from '../config.js';
 
 export const pagePaths = ['/', '/session', '/staff'];
 
+interface ValidationIssue {
+  instancePath: string;
+  message?: string | undefined;
+  params: Record<string, unknown>;
+  keyword: string;
+}
+
+/** "body.requestedStart must be integer", "body.extra is not allowed", "body.caseNumber is required". */
+export function describeValidation(errors: readonly ValidationIssue[], dataVar: string): string {
+  const e = errors[0];
+  if (!e) return `${dataVar} is invalid`;
+  const path = [dataVar, ...e.instancePath.split('/').filter(Boolean)].join('.');
+  if (e.keyword === 'additionalProperties') return `${path}.${String(e.params['additionalProperty'])} is not allowed`;
+  if (e.keyword === 'required') return `${path}.${String(e.params['missingProperty'])} is required`;
+  return `${path} ${e.message ?? 'is invalid'}`;
+}
+
 export async function buildHttp(log: Logger, plugins: FastifyPluginAsync[]): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -19,6 +36,7 @@ export async function buildHttp(log: Logger, plugins: FastifyPluginAsync[]): Pro
       return () => `req-${(++n).toString(36)}`;
     })(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors, dataVar)),
   });
   // Bad input gets 400 with a message naming the field.
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string; code?: string }, req, reply) => {

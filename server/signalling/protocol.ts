@@ -79,7 +79,9 @@ export const AgentAuth = Type.Object(
   { kind: Type.Literal('agent'), roomId: Id, credential: Type.String({ minLength: 16, maxLength: 256 }) },
   { additionalProperties: false }
 );
-export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth]);
+/** A staff page showing the schedule board (read-only pushes). */
+export const BoardAuth = Type.Object({ kind: Type.Literal('board') }, { additionalProperties: false });
+export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth, BoardAuth]);
 export type HandshakeAuth = Static<typeof HandshakeAuth>;
 
 // ---------------------------------------------------------------------------
@@ -284,4 +286,8 @@ export interface ServerToClientEvents {
   'session:closed': (info: { sessionId: string; reason: string }) => void;
   /** To a room agent: a session opened (or closed: sessionId null) for its room. */
   'agent:session': (info: { sessionId: string | null }) => void;
+  /** To schedule boards: something of that day changed; fetch it again. */
+  'schedule:changed': (change: { date: string; bookingIds: string[]; reason: string }) => void;
+  /** To schedule boards: a party of a booking was told something (moved, cancelled, displaced). */
+  'schedule:notice': (notice: { bookingId: string; recipient: string; message: string }) => void;
 }

@@ -25,7 +25,7 @@ import {
   type ServerToClientEvents,
 } from './protocol.js';
 
-type SocketData = { kind: 'party'; claims: JoinClaims } | { kind: 'agent'; roomId: string };
+type SocketData = { kind: 'party'; claims: JoinClaims } | { kind: 'agent'; roomId: string } | { kind: 'board' };
 type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -80,6 +80,10 @@ export class Signalling {
       const checked = authChecker.check(socket.handshake.auth);
       if (!checked.ok) return next(new Error(`bad handshake: ${checked.message}`));
       const auth = checked.value;
+      if (auth.kind === 'board') {
+        socket.data = { kind: 'board' };
+        return next();
+      }
       if (auth.kind === 'party') {
         const verdict = deps.tokens.verify(auth.token);
         if (!verdict.ok) return next(new Error(verdict.reason));
@@ -106,8 +110,22 @@ export class Signalling {
     });
   }
 
+  /** Pushes to every open schedule board. */
+  toBoards<E extends 'schedule:changed' | 'schedule:notice'>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+    (this.io.to('boards').emit as (ev: string, ...a: unknown[]) => boolean)(event, ...args);
+  }
+
   private onConnection(socket: IoSocket): void {
-    const log = this.deps.log.child({ socket: socket.id, who: socket.data.kind === 'agent' ? `agent:${socket.data.roomId}` : socket.data.claims.role });
+    if (socket.data.kind === 'board') {
+      void socket.join('boards');
+      socket.onAny((event: string, ...args: unknown[]) => {
+        const ack = args[args.length - 1];
+        if (typeof ack === 'function') (ack as (r: Reply<never>) => void)({ ok: false, error: { code: 'forbidden', message: `a board only listens; ${event} refused` } });
+      });
+      return;
+    }
+    const data = socket.data;
+    const log = this.deps.log.child({ socket: socket.id, who: data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? data.claims.role : 'board' });
     const conn = new Connection(socket, this.deps, log);
     if (socket.data.kind === 'agent') {
       const roomId = socket.data.roomId;
@@ -229,6 +247,7 @@ class Connection {
   private join(displayName: string | undefined) {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
     const data = this.socket.data;
+    if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
     const roomId = data.kind === 'agent' ? data.roomId : data.claims.roomId;
     const session = this.deps.registry.forRoom(roomId);
     if (!session) throw new SignallingError('no_session', 'no session is open for this room now');

@@ -1,0 +1,207 @@
+// REST for the schedule. Every route has its schema; bad input gets 400 with a
+// message naming the field; a request that does not fit gets 409 with the
+// reason and up to three alternatives.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type, { type Static } from 'typebox';
+import { randomUUID } from 'node:crypto';
+import type { BookingRequest, IsoWeekday, ReservedWindow } from '../schedule/model.js';
+import { ScheduleError, type PlaceOutcome, type ScheduleService } from '../schedule/schedule-service.js';
+import { viewOf } from '../schedule/schedule-store.js';
+import {
+  AdvanceBookingRequest,
+  BookingView,
+  CancelBookingRequest,
+  Conflict,
+  CreateBookingRequest,
+  DayView,
+  DutyShiftRequest,
+  ErrorReply,
+  IsoDateString,
+  JoinLinks,
+  MoveBookingRequest,
+  OverrunRequest,
+  PlaceOutcome as PlaceOutcomeSchema,
+  PlanDayRequest,
+  Placement,
+  RejectReason,
+  ReservedWindowRequest,
+  RoomStatusRequest,
+} from '../schedule/schedule-api.js';
+
+const Headers = Type.Object({ 'x-staff-id': Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\w.@-]+$' })) });
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const errors = { 400: ErrorReply, 404: ErrorReply, 409: Type.Union([Conflict, ErrorReply]) };
+
+export function toRequest(body: Static<typeof CreateBookingRequest>): BookingRequest {
+  const base = {
+    requestId: randomUUID(),
+    caseNumber: body.caseNumber,
+    detaineeId: body.detaineeId,
+    procuratorateId: body.procuratorateId,
+    priorityClass: body.priorityClass,
+    prosecutorId: body.prosecutorId,
+    sessionKind: body.sessionKind,
+    date: body.date,
+    requestedStart: body.requestedStart,
+    durationMin: body.durationMin,
+    ...(body.escortBeforeMin !== undefined ? { escortBeforeMin: body.escortBeforeMin } : {}),
+    ...(body.changeoverAfterMin !== undefined ? { changeoverAfterMin: body.changeoverAfterMin } : {}),
+    ...(body.roomId ? { roomId: body.roomId } : {}),
+  };
+  if (body.lawyerRole === 'defence') {
+    if (!body.lawyerId) throw new ScheduleError(400, 'bad_request', 'lawyerId is required for a defence lawyer');
+    return { ...base, lawyerRole: 'defence', lawyerId: body.lawyerId };
+  }
+  return { ...base, lawyerRole: 'duty', ...(body.lawyerId ? { lawyerId: body.lawyerId } : {}) };
+}
+
+const reasonText: Record<string, string> = {
+  no_room_of_kind: 'no active room of a kind this session may use',
+  outside_window: 'outside the working windows of the detention centre',
+  lawyer_not_on_duty: 'no duty lawyer on duty (or the named one is not) at that time',
+  detainee_busy: 'the detainee is held by another booking then',
+  prosecutor_busy: 'the prosecutor has another session then',
+  lawyer_busy: 'the lawyer has another session then',
+  reserved: 'that time is reserved for higher-level or sibling procuratorates',
+  room_busy: 'the room is taken then',
+};
+
+function conflictOr<T>(reply: FastifyReply, out: PlaceOutcome, ok: (o: Extract<PlaceOutcome, { ok: true }>) => T) {
+  if (out.ok) return ok(out);
+  return reply.code(409).send({ error: 'conflict' as const, reason: out.reason, message: reasonText[out.reason] ?? out.reason, alternatives: out.alternatives });
+}
+
+export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string): FastifyPluginAsync => async (app) => {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
+    if (err instanceof ScheduleError) return reply.code(err.status).send({ error: err.code, message: err.message });
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    req.log.error({ err }, 'schedule request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  });
+  const actor = (h: { 'x-staff-id'?: string | undefined }) => `staff:${h['x-staff-id'] ?? 'unknown'}`;
+
+  r.get('/api/schedule/day', { schema: { querystring: Type.Object({ date: Type.Optional(IsoDateString) }), response: { 200: DayView, 400: ErrorReply } } }, async (req) =>
+    service.day(req.query.date ?? service.clock.local().date)
+  );
+
+  r.post('/api/bookings/check', { schema: { body: CreateBookingRequest, response: { 200: PlaceOutcomeSchema, 400: ErrorReply } } }, async (req) =>
+    service.check(toRequest(req.body))
+  );
+
+  r.post('/api/bookings', { schema: { headers: Headers, body: CreateBookingRequest, response: { 201: BookingView, ...errors } } }, async (req, reply) =>
+    conflictOr(reply, service.create(toRequest(req.body), actor(req.headers)), (o) => reply.code(201).send(o.booking))
+  );
+
+  r.post(
+    '/api/bookings/plan',
+    {
+      schema: {
+        headers: Headers,
+        body: PlanDayRequest,
+        response: { 200: Type.Object({ placed: Type.Array(BookingView), unplaced: Type.Array(Type.Object({ caseNumber: Type.String(), reason: RejectReason })) }), 400: ErrorReply },
+      },
+    },
+    async (req) => service.plan(req.body.date, req.body.requests.map(toRequest), actor(req.headers))
+  );
+
+  r.get(
+    '/api/bookings/:id',
+    {
+      schema: {
+        params: IdParams,
+        response: {
+          200: Type.Object({
+            booking: BookingView,
+            history: Type.Array(Type.Object({ seq: Type.Integer(), at: Type.String(), actor: Type.String(), action: Type.String(), note: Type.Union([Type.String(), Type.Null()]) })),
+            notices: Type.Array(Type.Object({ at: Type.String(), recipient: Type.String(), message: Type.String() })),
+          }),
+          404: ErrorReply,
+        },
+      },
+    },
+    async (req) => {
+      const row = service.store.row(req.params.id);
+      if (!row) throw new ScheduleError(404, 'not_found', `no booking ${req.params.id}`);
+      return { booking: viewOf(row), history: service.store.historyOf(row.id), notices: service.store.noticesOf(row.id) };
+    }
+  );
+
+  r.post('/api/bookings/:id/move', { schema: { headers: Headers, params: IdParams, body: MoveBookingRequest, response: { 200: BookingView, ...errors } } }, async (req, reply) =>
+    conflictOr(reply, service.move(req.params.id, req.body, actor(req.headers)), (o) => o.booking)
+  );
+
+  r.post('/api/bookings/:id/cancel', { schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
+    service.cancel(req.params.id, actor(req.headers), req.body.note ?? null)
+  );
+
+  r.post('/api/bookings/:id/no-show', { schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
+    service.noShow(req.params.id, actor(req.headers), req.body.note ?? null)
+  );
+
+  r.post('/api/bookings/:id/status', { schema: { headers: Headers, params: IdParams, body: AdvanceBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
+    service.advance(req.params.id, req.body.status, actor(req.headers))
+  );
+
+  r.post(
+    '/api/bookings/:id/overrun',
+    {
+      schema: {
+        headers: Headers,
+        params: IdParams,
+        body: OverrunRequest,
+        response: {
+          200: Type.Object({
+            booking: BookingView,
+            changed: Type.Array(Type.Object({ bookingId: Type.String(), before: Placement, after: Placement })),
+            displaced: Type.Array(Type.String()),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (req) => service.overrun(req.params.id, req.body.newEnd, actor(req.headers))
+  );
+
+  r.get('/api/bookings/:id/join-links', { schema: { params: IdParams, response: { 200: JoinLinks, ...errors } } }, async (req) => service.joinLinks(req.params.id, publicUrl()));
+
+  // Duty-lawyer roster
+  const ShiftView = Type.Object({ id: Type.String(), lawyerId: Type.String(), date: Type.String(), start: Type.Integer(), end: Type.Integer() });
+  r.get('/api/roster', { schema: { querystring: Type.Object({ date: IsoDateString }), response: { 200: Type.Object({ shifts: Type.Array(ShiftView) }) } } }, async (req) => ({
+    shifts: service.store.dutyShiftRows(req.query.date),
+  }));
+  r.post('/api/roster', { schema: { headers: Headers, body: DutyShiftRequest, response: { 201: ShiftView, 400: ErrorReply } } }, async (req, reply) => {
+    if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
+    const id = randomUUID();
+    service.store.addDutyShift(id, req.body, actor(req.headers));
+    service.announce(req.body.date, 'roster');
+    return reply.code(201).send({ id, ...req.body });
+  });
+  r.delete('/api/roster/:id', { schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
+    if (!service.store.removeDutyShift(req.params.id, actor(req.headers))) throw new ScheduleError(404, 'not_found', `no duty shift ${req.params.id}`);
+    return reply.code(204).send(null);
+  });
+
+  // Reserved windows for priority requesters
+  const WindowView = Type.Intersect([Type.Object({ id: Type.String() }), ReservedWindowRequest]);
+  r.get('/api/reserved-windows', { schema: { response: { 200: Type.Object({ windows: Type.Array(WindowView) }) } } }, async () => ({ windows: service.store.reservedWindows() }));
+  r.post('/api/reserved-windows', { schema: { headers: Headers, body: ReservedWindowRequest, response: { 201: WindowView, 400: ErrorReply } } }, async (req, reply) => {
+    if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
+    const { weekday, ...rest } = req.body;
+    const w: ReservedWindow = { id: randomUUID(), ...rest, ...(weekday ? { weekday: weekday as IsoWeekday } : {}) };
+    service.store.addReservedWindow(w, actor(req.headers));
+    return reply.code(201).send(w);
+  });
+  r.delete('/api/reserved-windows/:id', { schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
+    if (!service.store.removeReservedWindow(req.params.id, actor(req.headers))) throw new ScheduleError(404, 'not_found', `no reserved window ${req.params.id}`);
+    return reply.code(204).send(null);
+  });
+
+  r.put('/api/rooms/:id/status', { schema: { headers: Headers, params: IdParams, body: RoomStatusRequest, response: { 200: Type.Object({ id: Type.String(), status: Type.String() }), 404: ErrorReply } } }, async (req) => {
+    if (!service.store.roomStatuses().has(req.params.id)) throw new ScheduleError(404, 'not_found', `no room ${req.params.id}`);
+    service.store.setRoomStatus(req.params.id, req.body.status, actor(req.headers));
+    service.announce(service.clock.local().date, 'room status');
+    return { id: req.params.id, status: req.body.status };
+  });
+};

@@ -1,0 +1,33 @@
+// Small JSON HTTP helpers for API tests.
+export interface JsonReply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+export async function call<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown): Promise<JsonReply<T>> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'x-staff-id': 'test-staff', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+/** A plea-hearing request for 09:15 on a weekday, overridable. */
+export function bookingRequest(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    caseNumber: 'A-2026-001',
+    detaineeId: 'D-001',
+    procuratorateId: 'district-01',
+    priorityClass: 'district',
+    prosecutorId: 'pros-001',
+    lawyerRole: 'defence',
+    lawyerId: 'law-001',
+    sessionKind: 'plea_hearing',
+    date: '2026-11-27',
+    requestedStart: 555,
+    durationMin: 12,
+    ...over,
+  };
+}
