@@ -92,7 +92,13 @@ export const DayView = Type.Object({
 export type DayViewT = Static<typeof DayView>;
 
 export const MoveBookingRequest = Type.Object(
-  { start: MinuteOfDay, roomId: Type.Optional(Text(64)), date: Type.Optional(IsoDateString) },
+  {
+    start: MinuteOfDay,
+    roomId: Type.Optional(Text(64)),
+    date: Type.Optional(IsoDateString),
+    /** Only say whether it would fit (and the alternatives); store nothing. */
+    dryRun: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false }
 );
 export const CancelBookingRequest = Type.Object({ note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });

@@ -175,10 +175,12 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     return out;
   }
 
-  move(id: string, to: { start: Minute; roomId?: string; date?: IsoDate }, actor: string): PlaceOutcome {
+  move(id: string, to: { start: Minute; roomId?: string | undefined; date?: IsoDate | undefined; dryRun?: boolean | undefined }, actor: string): PlaceOutcome {
     const row = this.mustRow(id);
     if (row.status !== 'scheduled' && row.status !== 'displaced') throw new ScheduleError(409, 'wrong_status', `booking ${id} is ${row.status}; only a scheduled booking moves`);
     if (to.date) this.checkRequest({ ...bookingOf(row).request, date: to.date });
+    if (to.roomId !== undefined && !this.config.site.rooms.some((r) => r.id === to.roomId)) throw new ScheduleError(400, 'bad_request', `roomId: no room ${to.roomId}`);
+    if (to.dryRun) return this.checkMove(row.date, id, to);
     if (to.date && to.date !== row.date) {
       // Another day: take it out of its day and place it into the other, in one transaction.
       const out = this.store.db.transaction((): PlaceOutcome => {
@@ -206,6 +208,17 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
       this.changed(row.date, [id], 'moved');
     }
     return out;
+  }
+
+  private checkMove(date: IsoDate, id: string, to: { start: Minute; roomId?: string | undefined; date?: IsoDate | undefined }): PlaceOutcome {
+    const targetDate = to.date ?? date;
+    const rows = this.store.rows(date);
+    if (targetDate !== date) rows.push(...this.store.rows(targetDate));
+    const schedule = new Schedule(this.store.site(targetDate), rows.map(bookingOf));
+    const res = schedule.move(id, { start: to.start, date: targetDate, ...(to.roomId ? { roomId: to.roomId } : {}) });
+    if (!res.ok) return { ok: false, reason: res.reason, alternatives: [...res.alternatives] };
+    const row = this.mustRow(id);
+    return { ok: true, booking: { ...viewOf(row), date: res.booking.date, roomId: res.booking.roomId, start: res.booking.start, end: res.booking.end, lawyerId: res.booking.lawyerId } };
   }
 
   cancel(id: string, actor: string, note: string | null): BookingView {

@@ -552,7 +552,7 @@ export class Schedule {
       return { ok: false, reason: 'no_room_of_kind' };
     }
     const from = s - r.escort;
-    const to = s + r.duration;
+    const to = s + r.duration + r.changeover;
     const window = from >= 0 && to <= MINUTES_PER_DAY ? windowContaining(day.windows, from, to) : undefined;
     if (window === undefined) return { ok: false, reason: 'outside_window' };
     const people = this.people(day, r, s, o.preferLawyer);
