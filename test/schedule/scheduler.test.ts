@@ -80,8 +80,12 @@ function reservedAgainst(site: Site, roomId: string, date: string, cls: Priority
   );
 }
 
-/** Every rule, checked from scratch. `overrun` ids may run past their window. Returns the violations. */
-function violations(site: Site, bookings: readonly Booking[], overrun: ReadonlySet<string> = new Set()): string[] {
+/**
+ * Every rule, checked from scratch; returns the violations. `overrun` ids (sessions that ran long) may
+ * run past their window, into a reserved window or past their duty lawyer's shift.
+ * Room pins are checked unless `moved` (move and overrun may put a booking in another allowed room).
+ */
+function violations(site: Site, bookings: readonly Booking[], overrun: ReadonlySet<string> = new Set(), moved = false): string[] {
   const out: string[] = [];
   const live = bookings.filter((b) => b.status === 'booked');
   for (const b of live) {
@@ -89,7 +93,7 @@ function violations(site: Site, bookings: readonly Booking[], overrun: ReadonlyS
     const room = site.rooms.find((r) => r.id === b.roomId);
     if (room === undefined || !room.active) out.push(`${b.id}: room ${b.roomId} missing or inactive`);
     else if (!site.roomKinds[q.sessionKind].includes(room.kind)) out.push(`${b.id}: ${q.sessionKind} in ${room.kind} room`);
-    if (q.roomId !== undefined && q.roomId !== b.roomId) out.push(`${b.id}: pinned to ${q.roomId}, in ${b.roomId}`);
+    if (!moved && q.roomId !== undefined && q.roomId !== b.roomId) out.push(`${b.id}: pinned to ${q.roomId}, in ${b.roomId}`);
     if (b.escortBeforeMin !== expectedEscort(site, q)) out.push(`${b.id}: escort ${b.escortBeforeMin}`);
     if (b.changeoverAfterMin !== (q.changeoverAfterMin ?? site.defaultChangeoverAfterMin)) out.push(`${b.id}: changeover`);
     if (!overrun.has(b.id)) {
@@ -97,11 +101,11 @@ function violations(site: Site, bookings: readonly Booking[], overrun: ReadonlyS
       const s = slotOf(b);
       if (!windowsOn(site, b.date).some((w) => s.start >= w.start && s.end <= w.end)) out.push(`${b.id}: outside windows`);
       for (const w of reservedAgainst(site, b.roomId, b.date, q.priorityClass)) if (cross(s, w)) out.push(`${b.id}: in reserved window ${w.id}`);
+      if (q.lawyerRole === 'duty' && !site.dutyRoster.some((d) => d.lawyerId === b.lawyerId && d.date === b.date && d.start <= b.start && d.end >= b.end)) {
+        out.push(`${b.id}: duty lawyer ${b.lawyerId} not on duty`);
+      }
     }
     if (q.lawyerId !== undefined && q.lawyerId !== b.lawyerId) out.push(`${b.id}: lawyer changed`);
-    if (q.lawyerRole === 'duty' && !site.dutyRoster.some((d) => d.lawyerId === b.lawyerId && d.date === b.date && d.start <= b.start && d.end >= b.end)) {
-      out.push(`${b.id}: duty lawyer ${b.lawyerId} not on duty`);
-    }
   }
   for (let i = 0; i < live.length; i++) {
     for (let j = i + 1; j < live.length; j++) {
@@ -183,6 +187,13 @@ describe('place', () => {
     expect(booked(s.place(req({ sessionKind: 'bail_hearing' }))).roomId).toBe('interrogation-2');
   });
 
+  it('keeps to the preferred kind of room even where another kind would pack tighter', () => {
+    const s = new Schedule(defaultSite());
+    booked(s.place(req({ sessionKind: 'arraignment', requestedStart: at('09:08') }))); // interrogation-1 09:05–09:20
+    expect(booked(s.place(req({ requestedStart: at('09:23') }))).roomId).toBe('plea-1');
+    expect(booked(s.place(req({ sessionKind: 'arraignment', requestedStart: at('09:23') }))).roomId).toBe('interrogation-1'); // right after
+  });
+
   it('falls back from plea workrooms to interrogation rooms for plea hearings, unless the site forbids it', () => {
     const s = new Schedule(defaultSite());
     for (let i = 0; i < 4; i++) s.place(req());
@@ -236,6 +247,9 @@ describe('place', () => {
     booked(s.place(req({ roomId: 'plea-1', changeoverAfterMin: 5 }))); // room slot 09:00–09:20
     expect(refused(s.place(req({ roomId: 'plea-1', requestedStart: at('09:22') }))).reason).toBe('room_busy'); // slot from 09:19
     expect(booked(s.place(req({ roomId: 'plea-1', requestedStart: at('09:23') }))).start).toBe(at('09:23')); // slot from 09:20
+    booked(s.place(req({ roomId: 'plea-2', requestedStart: at('09:43') }))); // slot 09:40–09:55
+    expect(refused(s.place(req({ roomId: 'plea-2', requestedStart: at('09:24'), changeoverAfterMin: 5 }))).reason).toBe('room_busy'); // to 09:41
+    expect(booked(s.place(req({ roomId: 'plea-2', requestedStart: at('09:23'), changeoverAfterMin: 5 }))).end).toBe(at('09:35')); // to 09:40
   });
 
   it('reserved: lower classes stay out of a reserved window; the class and those above it may use it', () => {
@@ -399,6 +413,31 @@ describe('cancel, no-show and move', () => {
     expect(s.bookings().map((x) => x.status)).toEqual(['cancelled', 'no_show', 'booked']);
   });
 
+  it('takes bookings already made and refuses a set that clashes', () => {
+    const s = new Schedule(defaultSite());
+    const a = booked(s.place(req({ prosecutorId: 'P' })));
+    const restored = new Schedule(s.site, s.bookings());
+    expect(refused(restored.place(req({ prosecutorId: 'P' }))).reason).toBe('prosecutor_busy');
+    expect(booked(restored.place(req())).id).not.toBe(a.id);
+    expect(() => new Schedule(s.site, [a, { ...a, id: 'other', roomId: 'plea-2' }])).toThrow(RangeError);
+    expect(() => new Schedule(s.site, [a, { ...a, id: 'other', roomId: 'plea-2', status: 'cancelled' }])).not.toThrow();
+  });
+
+  it('move keeps the duty lawyer the scheduler picked while they are free, else picks another', () => {
+    const s = new Schedule(defaultSite({ dutyRoster: [shift('duty-a', '09:00', '11:00'), shift('duty-b', '09:00', '11:00')] }));
+    const duty: Overrides = { lawyerRole: 'duty', lawyerId: undefined };
+    const x = booked(s.place(req(duty)));
+    booked(s.place(req(duty)));
+    booked(s.place(req({ ...duty, requestedStart: at('09:33') })));
+    booked(s.place(req({ lawyerRole: 'duty', lawyerId: 'duty-a', requestedStart: at('10:33') })));
+    booked(s.place(req({ lawyerRole: 'duty', lawyerId: 'duty-a', requestedStart: at('10:48') })));
+    expect(s.bookings().map((b) => b.lawyerId)).toEqual(['duty-a', 'duty-b', 'duty-a', 'duty-a', 'duty-a']); // b is far less loaded
+    const later = s.move(x.id, { start: at('10:03') });
+    expect(later.ok && later.booking.lawyerId).toBe('duty-a');
+    const clash = s.move(x.id, { start: at('09:30') }); // duty-a is in the 09:33 session
+    expect(clash.ok && clash.booking.lawyerId).toBe('duty-b');
+  });
+
   it('move validates the new slot like place, counting the old slot as free', () => {
     const s = new Schedule(defaultSite());
     const a = booked(s.place(req({ roomId: 'plea-1' })));
@@ -414,9 +453,12 @@ describe('cancel, no-show and move', () => {
     expect(refused(s.place(req({ roomId: 'plea-1', requestedStart: at('09:10') }))).reason).toBe('room_busy'); // still held
     const wrongKind = s.move(a.id, { start: at('10:03'), roomId: 'interrogation-1' });
     expect(wrongKind.ok).toBe(true); // plea hearings may use interrogation rooms
+    const p3 = booked(s.place(req({ roomId: 'plea-3', requestedStart: at('14:03') })));
+    const stay = s.move(p3.id, { start: at('14:33') });
+    expect(stay.ok && stay.booking.roomId).toBe('plea-3'); // its own room first, though plea-1 is free too
     expect(s.move(other.id, { start: at('14:03'), date: TUE }).ok).toBe(true);
     expect(s.get(other.id)).toMatchObject({ date: TUE, start: at('14:03') });
-    expect(violations(s.site, s.bookings())).toEqual([]);
+    expect(violations(s.site, s.bookings(), new Set(), true)).toEqual([]);
     const cancelled = s.cancel(a.id);
     expect(() => s.move(cancelled.id, { start: at('09:03') })).toThrow(RangeError);
   });
@@ -436,7 +478,7 @@ describe('overrun', () => {
     expect(r.booking).toMatchObject({ id: a.id, end: at('09:20') });
     expect(r.changed).toEqual([{ bookingId: b.id, before: { date: MON, roomId: 'plea-1', start: at('09:18'), end: at('09:30'), lawyerId: b.lawyerId }, after: { date: MON, roomId: 'plea-2', start: at('09:18'), end: at('09:30'), lawyerId: b.lawyerId } }]);
     expect(r.unplaceable).toEqual([]);
-    expect(violations(s.site, s.bookings(), new Set([a.id]))).toEqual([]);
+    expect(violations(s.site, s.bookings(), new Set([a.id]), true)).toEqual([]);
   });
 
   it('moves a clashing booking later in its room when no other room is free, and leaves the rest alone', () => {
@@ -447,7 +489,7 @@ describe('overrun', () => {
     const r = s.overrun(a.id, at('09:22'));
     expect(r.changed.map((x) => [x.bookingId, formatMinute(x.after.start), x.after.roomId])).toEqual([[b.id, '09:25', 'plea-1']]);
     expect(s.get(c.id)?.start).toBe(at('09:48'));
-    expect(violations(s.site, s.bookings(), new Set([a.id]))).toEqual([]);
+    expect(violations(s.site, s.bookings(), new Set([a.id]), true)).toEqual([]);
   });
 
   it('moves bookings of the same people in other rooms too', () => {
@@ -458,7 +500,7 @@ describe('overrun', () => {
     expect(r.changed).toHaveLength(1);
     expect(r.changed[0]?.bookingId).toBe(b.id);
     expect(r.changed[0]?.after.start).toBeGreaterThanOrEqual(at('09:25'));
-    expect(violations(s.site, s.bookings(), new Set([a.id]))).toEqual([]);
+    expect(violations(s.site, s.bookings(), new Set([a.id]), true)).toEqual([]);
   });
 
   it('gives another on-duty duty lawyer when the picked one overruns, keeping the time', () => {
@@ -480,7 +522,7 @@ describe('overrun', () => {
         after: { date: MON, roomId: 'plea-3', start: at('09:16'), end: at('09:28'), lawyerId: 'duty-b' },
       },
     ]);
-    expect(violations(s.site, s.bookings(), new Set([first.id]))).toEqual([]);
+    expect(violations(s.site, s.bookings(), new Set([first.id]), true)).toEqual([]);
   });
 
   it('returns what no longer fits as unplaceable (status displaced, holding nothing) instead of dropping it', () => {
@@ -505,7 +547,7 @@ describe('overrun', () => {
     const r = s.overrun(a.id, at('09:35'));
     expect(r.changed.map((x) => [x.bookingId, formatMinute(x.after.start)])).toEqual([[high.id, '09:38']]);
     expect(r.unplaceable.map((x) => x.id)).toEqual([low.id]);
-    expect(violations(s.site, s.bookings(), new Set([a.id]))).toEqual([]);
+    expect(violations(s.site, s.bookings(), new Set([a.id]), true)).toEqual([]);
   });
 });
 
@@ -572,6 +614,15 @@ describe('planDay', () => {
     expect(plan.placed.map((b) => formatMinute(b.start))).toEqual(['09:03', '09:18', '09:33', '09:48', '10:03', '10:18', '10:33', '10:48']);
   });
 
+  it('places as many as it can: within a class, shorter room slots go first', () => {
+    const site = defaultSite({ rooms: [{ id: 'plea-1', kind: 'plea', active: true }], dateWindows: { [MON]: [{ start: at('09:00'), end: at('09:30') }] } });
+    const long = req({ requestedStart: at('09:03'), durationMin: 27 });
+    const shorts = [req({ requestedStart: at('09:03') }), req({ requestedStart: at('09:18') })];
+    const plan = planDay([long, ...shorts], site);
+    expect(plan.placed.map((b) => b.request.requestId)).toEqual(shorts.map((q) => q.requestId));
+    expect(plan.unplaced.map((u) => [u.request.requestId, u.reason])).toEqual([[long.requestId, 'room_busy']]);
+  });
+
   it('repairs: moves an already planned booking of its class to make room for one that fits nowhere else', () => {
     // One room, 09:00–09:40. `short` goes first (shorter) and takes 09:00; `long` has a duty lawyer on duty only
     // until 09:30, so it must take 09:00; the repair pass gives `long` 09:00 and moves `short` after it.
@@ -601,6 +652,9 @@ describe('planDay', () => {
 });
 
 // ---------- properties ----------
+
+/** Set PROPERTY_RUNS_FACTOR (e.g. 20) for a deeper search; the default keeps the file at a few seconds. */
+const RUNS = (n: number): number => Math.max(1, Math.round(n * Number(process.env.PROPERTY_RUNS_FACTOR ?? 1)));
 
 const PROP_DATE_WINDOWS: Readonly<Record<string, readonly TimeRange[]>> = {
   [MON]: [
@@ -676,7 +730,7 @@ describe('properties', () => {
         const ids = [...plan.placed.map((b) => b.request.requestId), ...plan.unplaced.map((u) => u.request.requestId)].sort();
         expect(ids).toEqual(requests.map((q) => q.requestId).sort());
       }),
-      { numRuns: 150 },
+      { numRuns: RUNS(400) },
     );
   });
 
@@ -691,7 +745,7 @@ describe('properties', () => {
         const mixed = planDay([...added.slice(0, 15), ...base, ...added.slice(15)], site).placed;
         expect(where(mixed)).toEqual(where(alone));
       }),
-      { numRuns: 150 },
+      { numRuns: RUNS(400) },
     );
   });
 
@@ -720,7 +774,7 @@ describe('properties', () => {
         }
         expectReasonHolds(site, before, q, result.reason);
       }),
-      { numRuns: 200 },
+      { numRuns: RUNS(400) },
     );
   });
 
@@ -765,10 +819,10 @@ describe('properties', () => {
               for (const c of r.changed) expect(c.after.start).toBeGreaterThanOrEqual(c.before.start);
             }
           }
-          expect(violations(site, s.bookings(), overrun)).toEqual([]);
+          expect(violations(site, s.bookings(), overrun, true)).toEqual([]);
         }
       }),
-      { numRuns: 120 },
+      { numRuns: RUNS(300) },
     );
   });
 });
