@@ -101,7 +101,7 @@ export class RoomAgent {
       const gen = this.generation;
       this.enqueue(async () => {
         await this.stopMedia('session changed');
-        if (sessionId && gen === this.generation) await this.joinSession(gen);
+        if (sessionId && gen === this.generation) await this.joinWithRetry(gen);
       });
     });
     socket.on('producer:added', (p) => {
@@ -148,6 +148,22 @@ export class RoomAgent {
     return { kind: 'synthetic', clip: this.clip };
   }
 
+  /** Joins and publishes; on failure leaves what was half done and tries again, until the session changes. */
+  private async joinWithRetry(gen: number, attempt = 1): Promise<void> {
+    try {
+      await this.joinSession(gen);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      this.log('warn', `joining the session failed (attempt ${attempt}): ${(err as Error).message}`);
+      await this.stopMedia('join failed');
+      await this.request('session:leave', {}).catch(() => undefined);
+      const delay = Math.min(10_000, 1000 * attempt);
+      setTimeout(() => {
+        if (gen === this.generation) this.enqueue(async () => this.joinWithRetry(gen, attempt + 1));
+      }, delay).unref();
+    }
+  }
+
   private async joinSession(gen: number): Promise<void> {
     this.state = 'joining';
     const source = await this.captureSource();
@@ -155,7 +171,14 @@ export class RoomAgent {
     if (gen !== this.generation) return;
     this.sessionId = joined.session.sessionId;
     this.partyId = joined.partyId;
-    const tracks = publishTracks(hashSeed(`${this.options.roomId}:${Date.now()}`));
+    const tracks = [];
+    const taken = new Set<number>();
+    for (const t of publishTracks(hashSeed(`${this.options.roomId}:${Date.now()}`))) {
+      let pair = await freePortPair('0.0.0.0', 30000, 39998);
+      while (taken.has(pair[0])) pair = await freePortPair('0.0.0.0', 30000, 39998);
+      taken.add(pair[0]);
+      tracks.push({ ...t, sourcePort: pair[0], sourceRtcpPort: pair[1] });
+    }
     const { targets } = await this.request('agent:publish', { tracks });
     if (gen !== this.generation) return;
     const publisher = new Publisher(this.options.ffmpegPath, source, tracks, {
@@ -173,7 +196,9 @@ export class RoomAgent {
     this.state = 'live';
     this.joins++;
     this.log('info', 'publishing', { sessionId: this.sessionId });
-    for (const p of joined.session.producers) await this.consume(p, gen);
+    for (const p of joined.session.producers) {
+      await this.consume(p, gen).catch((err: unknown) => this.log('warn', `cannot play ${p.role} ${p.kind}: ${(err as Error).message}`));
+    }
   }
 
   private async consume(p: ProducerView, gen: number): Promise<void> {
@@ -214,7 +239,7 @@ export class RoomAgent {
       camera,
       microphone,
       ffmpeg: {
-        ok: this.state !== 'live' || (this.publisher?.running ?? false),
+        ok: this.state === 'live' ? (this.publisher?.running ?? false) : this.state !== 'joining',
         publishing: this.publisher?.running ?? false,
         restarts: this.publisherRestarts,
         players: [...this.players.values()].filter((p) => p.running).length,

@@ -48,6 +48,10 @@ export class ChildReaper {
   }
 
   private save(): void {
-    writeFileSync(this.file, [...this.pids].join('\n'));
+    try {
+      writeFileSync(this.file, [...this.pids].join('\n'));
+    } catch {
+      // The work directory went away (agent shutting down): nothing left to protect.
+    }
   }
 }

@@ -15,8 +15,9 @@ export const publishTracks = (seed: number): PlainTrack[] => [
   { kind: 'audio', source: 'microphone', mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, ssrc: 10_000_001 + (seed % 1_000_000) * 2 },
 ];
 
-function rtpUrl(t: PlainPublishTarget): string {
-  return `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200`;
+function rtpUrl(t: PlainPublishTarget, track: PlainTrack): string {
+  const local = track.sourcePort ? `&localrtpport=${track.sourcePort}&localrtcpport=${track.sourceRtcpPort ?? track.sourcePort + 1}` : '';
+  return `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200${local}`;
 }
 
 export interface PublisherEvents {
@@ -49,12 +50,12 @@ export class Publisher {
     const cmd = ffmpeg().setFfmpegPath(this.ffmpegPath);
     if (this.source.kind === 'synthetic') {
       cmd.input(this.source.clip).inputOptions(['-re', '-stream_loop', '-1']);
-      cmd.output(rtpUrl(video)).outputOptions(['-map', '0:v:0', '-c:v', 'copy']);
+      cmd.output(rtpUrl(video, vTrack)).outputOptions(['-map', '0:v:0', '-c:v', 'copy']);
     } else {
       const s = this.source;
       cmd.input(s.videoDevice).inputOptions(['-f', 'v4l2', '-framerate', String(s.fps), '-video_size', `${s.width}x${s.height}`, '-thread_queue_size', '512']);
       cmd.input(s.audioDevice).inputOptions(['-f', 'alsa', '-thread_queue_size', '512']);
-      cmd.output(rtpUrl(video)).outputOptions([
+      cmd.output(rtpUrl(video, vTrack)).outputOptions([
         '-map', '0:v:0',
         '-vf', "drawtext=fontcolor=white:box=1:boxcolor=black@0.5:x=w-tw-10:y=10:text='%{localtime\\:%Y-%m-%d %H\\\\\\:%M\\\\\\:%S}'",
         '-c:v', 'libvpx', '-b:v', '1000k', '-g', '30', '-keyint_min', '30', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0', '-error-resilient', '1',
@@ -62,7 +63,7 @@ export class Publisher {
     }
     cmd.outputOptions(['-payload_type', String(vTrack.payloadType), '-ssrc', String(vTrack.ssrc), '-f', 'rtp']);
     const audioInput = this.source.kind === 'synthetic' ? '0:a:0' : '1:a:0';
-    cmd.output(rtpUrl(audio)).outputOptions([
+    cmd.output(rtpUrl(audio, aTrack)).outputOptions([
       '-map', audioInput,
       ...(this.source.kind === 'synthetic' ? ['-c:a', 'copy'] : ['-c:a', 'libopus', '-b:a', '48k', '-ac', '2', '-ar', '48000']),
       '-payload_type', String(aTrack.payloadType), '-ssrc', String(aTrack.ssrc), '-f', 'rtp',

@@ -136,6 +136,10 @@ describe('live status and the session', () => {
     const refused = await send(wrong, 'session:join', {});
     expect(refused).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     wrong.close();
+    // A link made for no booking (a demo link) does not open a booking's hearing either.
+    const standing = await connect(server.url, { kind: 'party', token: server.tokens.issue({ roomId: 'plea-2', role: 'prosecutor', bookingId: null, nbf: now - 1000, exp: now + 60_000 }) });
+    expect(await send(standing, 'session:join', {})).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    standing.close();
     const agent = await connect(server.url, { kind: 'agent', roomId: 'plea-2', credential: server.secrets.agentCredentials['plea-2'] });
     expect((await send(agent, 'agent:join', {})).ok).toBe(true);
     const pros = await connect(server.url, { kind: 'party', token: own });
@@ -162,5 +166,26 @@ describe('live status and the session', () => {
     const detail = await api<{ notices: Array<{ recipient: string }> }>('GET', `/api/bookings/${String(b.body['id'])}`);
     expect(detail.body.notices.map((n) => n.recipient)).toEqual(expect.arrayContaining(['prosecutor:OP-2', 'lawyer:OL-2']));
     expect(server.audit.verify()).toBeNull();
+  });
+
+  it('refuses an overrun that would move a booking already in its room', async () => {
+    const date = '2026-12-03';
+    const a = await api('POST', '/api/bookings', bookingRequest({ date, caseNumber: 'V-1', detaineeId: 'VD-1', prosecutorId: 'VP-1', lawyerId: 'VL-1', requestedStart: 543, roomId: 'plea-4' }));
+    const b = await api('POST', '/api/bookings', bookingRequest({ date, caseNumber: 'V-2', detaineeId: 'VD-2', prosecutorId: 'VP-1', lawyerId: 'VL-2', requestedStart: 558, roomId: 'interrogation-5' }));
+    expect([a.status, b.status]).toEqual([201, 201]);
+    expect((await api('POST', `/api/bookings/${String(b.body['id'])}/status`, { status: 'in_room' })).status).toBe(200);
+    // The same prosecutor: running A until 09:30 would have to move B, which is already in its room.
+    const res = await api('POST', `/api/bookings/${String(a.body['id'])}/overrun`, { newEnd: 570 });
+    expect(res.status).toBe(409);
+    expect(res.body['error']).toBe('would_move_live');
+    const still = await api<{ booking: { start: number; roomId: string } }>('GET', `/api/bookings/${String(b.body['id'])}`);
+    expect(still.body.booking).toMatchObject({ start: 558, roomId: 'interrogation-5' });
+    expect((await api<{ booking: { end: number } }>('GET', `/api/bookings/${String(a.body['id'])}`)).body.booking.end).toBe(555);
+    await api('POST', `/api/bookings/${String(b.body['id'])}/status`, { status: 'finished' });
+  });
+
+  it('answers a malformed body with 400, not 500', async () => {
+    const res = await fetch(`${server.url}/api/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"caseNumber":' });
+    expect(res.status).toBe(400);
   });
 });

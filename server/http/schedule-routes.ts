@@ -77,6 +77,8 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
     if (err instanceof ScheduleError) return reply.code(err.status).send({ error: err.code, message: err.message });
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    // Fastify's own client errors (empty or malformed body, wrong content type).
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
     req.log.error({ err }, 'schedule request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });

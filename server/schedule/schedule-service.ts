@@ -241,21 +241,34 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
 
   /** Staff steps of the live status; "in room" opens the session, "finished" closes it. */
   async advance(id: string, status: LiveStatus, actor: string): Promise<BookingView> {
-    const row = this.mustRow(id);
-    if (!manualNext[row.status].includes(status)) {
-      throw new ScheduleError(409, 'wrong_status', `booking ${id} is ${row.status}; it cannot become ${status}`);
-    }
+    const first = this.mustRow(id);
     if (status === 'in_room') {
-      const open = this.registry.forRoom(row.room_id);
+      const open = this.registry.forRoom(first.room_id);
       if (open && open.bookingId !== null && open.bookingId !== id) {
-        throw new ScheduleError(409, 'room_in_session', `room ${row.room_id} is still in session for booking ${open.bookingId}`);
+        throw new ScheduleError(409, 'room_in_session', `room ${first.room_id} is still in session for booking ${open.bookingId}`);
       }
-      if (open && open.bookingId === null) open.close('replaced by booking');
-      await this.registry.open(row.room_id, id, actor);
     }
-    const after = this.store.db.transaction(() => this.store.setStatus(id, status, actor)).immediate();
-    if (status === 'finished' || status === 'escorting' || status === 'scheduled') this.closeSessionOf(row.room_id, id, status === 'finished' ? 'finished' : 'booking stepped back');
-    this.changed(row.date, [id], `status.${status}`);
+    // The status is checked and written in one transaction, so a cancel or move in between cannot be overwritten.
+    const { before, after } = this.store.db.transaction(() => {
+      const row = this.mustRow(id);
+      if (!manualNext[row.status].includes(status)) {
+        throw new ScheduleError(409, 'wrong_status', `booking ${id} is ${row.status}; it cannot become ${status}`);
+      }
+      return { before: row, after: this.store.setStatus(id, status, actor) };
+    }).immediate();
+    if (status === 'in_room') {
+      try {
+        const open = this.registry.forRoom(after.room_id);
+        if (open && open.bookingId === null) open.close('replaced by booking');
+        await this.registry.open(after.room_id, id, actor);
+      } catch (err) {
+        this.store.db.transaction(() => this.store.setStatus(id, before.status, 'system', `session could not open: ${(err as Error).message}`)).immediate();
+        this.changed(after.date, [id], `status.${before.status}`);
+        throw new ScheduleError(409, 'session_not_opened', `the session of room ${after.room_id} could not open: ${(err as Error).message}`);
+      }
+    }
+    if (status === 'finished' || status === 'escorting' || status === 'scheduled') this.closeSessionOf(after.room_id, id, status === 'finished' ? 'finished' : 'booking stepped back');
+    this.changed(after.date, [id], `status.${status}`);
     return viewOf(after);
   }
 
@@ -270,6 +283,13 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
         res = schedule.overrun(id, newEnd);
       } catch (err) {
         throw new ScheduleError(400, 'bad_request', `newEnd: ${(err as Error).message}`);
+      }
+      const live = [...res.changed.map((c) => c.bookingId), ...res.unplaceable.map((d) => d.id)].filter((b) => {
+        const st = this.store.row(b)?.status;
+        return st !== 'scheduled' && st !== 'escorting';
+      });
+      if (live.length) {
+        throw new ScheduleError(409, 'would_move_live', `extending ${id} to ${formatMinute(newEnd)} would move ${live.join(', ')}, already in the room or in session`);
       }
       // Release the moving bookings first, so their new places never meet their old holds.
       for (const c of res.changed) this.store.releaseHolds(c.bookingId);
@@ -305,9 +325,8 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     }
   }
 
-  private closeSessionOf(roomId: string, bookingId: string, reason: string): void {
-    const s = this.registry.forRoom(roomId);
-    if (s && s.bookingId === bookingId) s.close(reason);
+  private closeSessionOf(_roomId: string, bookingId: string, reason: string): void {
+    this.registry.forBooking(bookingId)?.close(reason);
   }
 
   /** Marks "in session" once the room and a remote party are both in the booking's session. */
@@ -384,7 +403,8 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     const { date, minute } = this.clock.local();
     let pushed = 0;
     for (const row of this.store.rows(date)) {
-      if ((row.status === 'in_room' || row.status === 'in_session') && row.end_min <= minute) {
+      // Only a booking whose session is really open runs long (after a restart it is not).
+      if ((row.status === 'in_room' || row.status === 'in_session') && row.end_min <= minute && this.registry.forBooking(row.id)) {
         try {
           this.overrun(row.id, minute + this.config.schedule.overrunStepMinutes, 'system');
           pushed++;

@@ -52,12 +52,17 @@ export interface ProducerDirectory {
   findProducer(producerId: string): { producer: types.Producer; partyId: string; role: PartyRole } | undefined;
 }
 
+/** Two are needed (send, receive); a few more allow a client's own recovery. */
+const MAX_WEBRTC_TRANSPORTS = 4;
+
 export class Party extends TypedEmitter<PartyEvents> {
   readonly id = randomUUID();
   readonly joinedAt = new Date();
   private readonly transports = new Map<string, types.Transport>();
   private readonly producers = new Map<string, ProducerEntry>();
   private readonly consumers = new Map<string, types.Consumer>();
+  /** Sources being produced right now (before their producer exists). */
+  private readonly producing = new Set<TrackSource>();
   private closedFlag = false;
 
   constructor(
@@ -114,6 +119,8 @@ export class Party extends TypedEmitter<PartyEvents> {
   // --- WebRTC (browsers) ---------------------------------------------------
   async createWebRtcTransport(direction: 'send' | 'recv'): Promise<TransportInfo> {
     this.assertOpen();
+    const webrtc = [...this.transports.values()].filter((t) => t.appData['kind'] === 'webrtc').length;
+    if (webrtc >= MAX_WEBRTC_TRANSPORTS) throw new RequestError('bad_request', `a party has at most ${MAX_WEBRTC_TRANSPORTS} WebRTC transports`);
     const transport = await this.router.createWebRtcTransport({
       listenInfos: [
         { protocol: 'udp', ip: this.listen.listenIp, announcedAddress: this.listen.announcedAddress || undefined },
@@ -160,15 +167,24 @@ export class Party extends TypedEmitter<PartyEvents> {
     this.assertOpen();
     const t = this.transport(transportId);
     if (t.appData['direction'] !== 'send' || t.appData['kind'] !== 'webrtc') throw new RequestError('bad_request', 'transport is not a send transport');
-    if ([...this.producers.values()].some((p) => p.source === source)) {
+    if (this.producing.has(source) || [...this.producers.values()].some((p) => p.source === source)) {
       throw new RequestError('bad_request', `party already produces its ${source}`);
     }
-    const producer = await t.produce({ kind, rtpParameters: rtpParameters as unknown as types.RtpParameters, appData: { source } });
-    this.adoptProducer(producer, source);
-    return producer.id;
+    this.producing.add(source);
+    try {
+      const producer = await t.produce({ kind, rtpParameters: rtpParameters as unknown as types.RtpParameters, appData: { source } });
+      this.adoptProducer(producer, source);
+      return producer.id;
+    } finally {
+      this.producing.delete(source);
+    }
   }
 
   private adoptProducer(producer: types.Producer, source: TrackSource): void {
+    if (this.closedFlag) {
+      producer.close();
+      throw new RequestError('forbidden', 'party has left the session');
+    }
     const entry = { producer, source };
     this.producers.set(producer.id, entry);
     producer.observer.once('close', () => {
@@ -206,11 +222,14 @@ export class Party extends TypedEmitter<PartyEvents> {
     const t = this.transport(transportId);
     if (t.appData['direction'] !== 'recv' || t.appData['kind'] !== 'webrtc') throw new RequestError('bad_request', 'transport is not a receive transport');
     const found = this.otherPartyProducer(producerId);
+    if (this.consumerList().some((c) => c.producerId === producerId && c.appData['transportId'] === transportId)) {
+      throw new RequestError('bad_request', `already consuming ${producerId} on this transport`);
+    }
     const caps = rtpCapabilities as unknown as types.RtpCapabilities;
     if (!this.router.canConsume({ producerId, rtpCapabilities: caps })) {
       throw new RequestError('unsupported', 'these RTP capabilities cannot consume that producer');
     }
-    const consumer = await t.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { partyId: found.partyId } });
+    const consumer = await t.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { partyId: found.partyId, transportId } });
     this.adoptConsumer(consumer);
     return {
       consumerId: consumer.id,
@@ -235,27 +254,48 @@ export class Party extends TypedEmitter<PartyEvents> {
     this.assertOpen();
     const consumer = this.consumers.get(consumerId);
     if (!consumer) throw new RequestError('not_found', `unknown consumer ${consumerId}`);
-    await consumer.resume();
-    if (consumer.kind === 'video') await consumer.requestKeyFrame();
+    try {
+      await consumer.resume();
+      if (consumer.kind === 'video') await consumer.requestKeyFrame();
+    } catch (err) {
+      // Its producer or transport closed while we asked: nothing left to resume.
+      if (consumer.closed || this.closedFlag) throw new RequestError('not_found', `consumer ${consumerId} closed`);
+      throw err;
+    }
   }
 
   // --- Plain RTP (room agents) ------------------------------------------------
-  async publishPlain(tracks: PlainTrack[]): Promise<PlainPublishTarget[]> {
+  async publishPlain(tracks: PlainTrack[], sourceIp?: string): Promise<PlainPublishTarget[]> {
     this.assertOpen();
     const targets: PlainPublishTarget[] = [];
+    if (new Set(tracks.map((t) => t.source)).size !== tracks.length) throw new RequestError('bad_request', 'one track per source');
     for (const track of tracks) {
       if (this.producerEntries().some((p) => p.source === track.source)) {
         throw new RequestError('bad_request', `party already produces its ${track.source}`);
       }
     }
-    for (const track of tracks) {
+    const made: types.Transport[] = [];
+    try {
+      for (const track of tracks) targets.push(await this.publishTrack(track, sourceIp, made));
+    } catch (err) {
+      // All or nothing: a half-published room would refuse the retry ("already produces").
+      for (const t of made) t.close();
+      throw err;
+    }
+    return targets;
+  }
+
+  private async publishTrack(track: PlainTrack, sourceIp: string | undefined, made: types.Transport[]): Promise<PlainPublishTarget> {
+      const fixedSource = sourceIp !== undefined && track.sourcePort !== undefined;
       const transport = await this.router.createPlainTransport({
         listenInfo: { protocol: 'udp', ip: this.listen.plainListenIp },
         rtcpMux: false,
-        comedia: true,
+        comedia: !fixedSource,
         appData: { partyId: this.id, direction: 'send' },
       });
+      made.push(transport);
       this.adopt(transport);
+      if (fixedSource) await transport.connect({ ip: sourceIp, port: track.sourcePort, rtcpPort: track.sourceRtcpPort ?? (track.sourcePort as number) + 1 });
       const producer = await transport.produce({
         kind: track.kind,
         rtpParameters: {
@@ -273,15 +313,13 @@ export class Party extends TypedEmitter<PartyEvents> {
         appData: { source: track.source },
       });
       this.adoptProducer(producer, track.source);
-      targets.push({
+      return {
         kind: track.kind,
         producerId: producer.id,
         ip: transport.tuple.localAddress,
         port: transport.tuple.localPort,
         rtcpPort: transport.rtcpTuple?.localPort ?? transport.tuple.localPort,
-      });
-    }
-    return targets;
+      };
   }
 
   async consumePlain(producerId: string, ip: string, port: number, rtcpPort: number): Promise<PlainConsumerInfo> {
@@ -325,6 +363,11 @@ export class Party extends TypedEmitter<PartyEvents> {
   }
 
   private adopt(transport: types.Transport): void {
+    if (this.closedFlag) {
+      // The party left while this transport was being made.
+      transport.close();
+      throw new RequestError('forbidden', 'party has left the session');
+    }
     this.transports.set(transport.id, transport);
     transport.observer.once('close', () => this.transports.delete(transport.id));
   }

@@ -12,6 +12,7 @@ type RegistryEvents = { opened: [Session]; closed: [Session, string] };
 
 export class SessionRegistry extends TypedEmitter<RegistryEvents> {
   private readonly byRoom = new Map<string, Session>();
+  private readonly opening = new Map<string, Promise<Session>>();
   private readonly rooms: Map<string, RoomConfig>;
 
   constructor(
@@ -32,6 +33,10 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     return this.rooms.get(roomId);
   }
 
+  forBooking(bookingId: string): Session | undefined {
+    return this.list().find((s) => s.bookingId === bookingId);
+  }
+
   forRoom(roomId: string): Session | undefined {
     return this.byRoom.get(roomId);
   }
@@ -44,7 +49,24 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     return [...this.byRoom.values()];
   }
 
+  /** Opens the room's session; concurrent calls for one room share one open. */
   async open(roomId: string, bookingId: string | null, actor: string): Promise<Session> {
+    const pending = this.opening.get(roomId);
+    if (pending) {
+      const s = await pending;
+      if (s.bookingId === bookingId) return s;
+      throw new Error(`room ${roomId} already has an open session`);
+    }
+    const p = this.doOpen(roomId, bookingId, actor);
+    this.opening.set(roomId, p);
+    try {
+      return await p;
+    } finally {
+      this.opening.delete(roomId);
+    }
+  }
+
+  private async doOpen(roomId: string, bookingId: string | null, actor: string): Promise<Session> {
     const room = this.rooms.get(roomId);
     if (!room) throw new Error(`unknown room ${roomId}`);
     const existing = this.byRoom.get(roomId);
@@ -64,7 +86,7 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     session.on('party-joined', (party) => this.store.partyJoined(id, party.id, party.role, party.displayName, null));
     session.on('party-left', (party, reason) => this.store.partyLeft(id, party.id, reason));
     session.once('closed', (reason) => {
-      this.byRoom.delete(roomId);
+      if (this.byRoom.get(roomId) === session) this.byRoom.delete(roomId);
       this.store.closed(id, reason, actor);
       this.log.info({ sessionId: id, roomId, reason }, 'session closed');
       this.emit('closed', session, reason);

@@ -184,6 +184,13 @@ export const PlainTrack = Type.Object(
     clockRate: Type.Integer({ minimum: 8000, maximum: 90000 }),
     channels: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 })),
     ssrc: Type.Integer({ minimum: 1, maximum: 4294967295 }),
+    /**
+     * The agent's own RTP/RTCP source ports. With them the server accepts this
+     * track only from that address (no comedia): a stray sender that happens to
+     * hit the port first (e.g. the ffmpeg of a killed agent) cannot take it over.
+     */
+    sourcePort: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
+    sourceRtcpPort: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
   },
   { additionalProperties: false }
 );

@@ -191,7 +191,7 @@ class Connection {
       this.onHealth?.(report);
       return {};
     });
-    this.handle('agent:publish', async (p) => ({ targets: await this.joined().party.publishPlain(p.tracks) }));
+    this.handle('agent:publish', async (p) => ({ targets: await this.joined().party.publishPlain(p.tracks, normaliseIp(socket.handshake.address)) }));
     this.handle('agent:consume', async (p) => {
       // Media goes only to the agent's own host.
       const peer = normaliseIp(socket.handshake.address);
@@ -234,7 +234,8 @@ class Connection {
     const e = err as Error;
     // mediasoup rejects bad parameters with TypeError / UnsupportedError.
     if (e && (e.name === 'TypeError' || e.name === 'UnsupportedError')) return { code: 'bad_request', message: `${event}: ${e.message}` };
-    if (e && e.name === 'InvalidStateError') return { code: 'not_found', message: `${event}: ${e.message}` };
+    // The entity went away meanwhile (its party left, its producer closed).
+    if (e && (e.name === 'InvalidStateError' || /^Channel request handler with ID .* not found/.test(e.message ?? ''))) return { code: 'not_found', message: `${event}: ${e.message}` };
     this.log.error({ err, event }, 'signalling handler failed');
     return { code: 'internal', message: `${event} failed` };
   }
@@ -251,7 +252,9 @@ class Connection {
     const roomId = data.kind === 'agent' ? data.roomId : data.claims.roomId;
     const session = this.deps.registry.forRoom(roomId);
     if (!session) throw new SignallingError('no_session', 'no session is open for this room now');
-    if (data.kind === 'party' && data.claims.bookingId !== null && data.claims.bookingId !== session.bookingId) {
+    // A link joins only the session it was made for: a booking's link its booking, a
+    // standing (demo) link only a standing session, never a booking's hearing.
+    if (data.kind === 'party' && data.claims.bookingId !== session.bookingId) {
       throw new SignallingError('forbidden', 'this join link is for another booking');
     }
     const role = data.kind === 'agent' ? 'room' : data.claims.role;
@@ -275,8 +278,10 @@ class Connection {
       partyJoined: (p: Party) => p.id !== self && s.emit('party:joined', p.view()),
       partyLeft: (p: Party, reason: string) => {
         if (p.id === self) {
-          // Closed from elsewhere (replaced, session closing): the socket stays, the party is gone.
+          // Closed from elsewhere (session closing, replaced): the socket stays, the party is gone.
           this.release();
+          if (session.closed) s.emit('session:closed', { sessionId: session.id, reason: reason.replace(/^session closed: /, '') });
+          else s.emit('party:left', { partyId: p.id, reason });
           return;
         }
         s.emit('party:left', { partyId: p.id, reason });
@@ -285,7 +290,6 @@ class Connection {
       removed: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:removed', p),
       paused: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:paused', p),
       resumed: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:resumed', p),
-      closed: (reason: string) => s.emit('session:closed', { sessionId: session.id, reason }),
       consumerClosed: (c: { consumerId: string; producerId: string }) => s.emit('consumer:closed', c),
     };
     session.on('party-joined', listeners.partyJoined);
@@ -294,7 +298,6 @@ class Connection {
     session.on('producer-removed', listeners.removed);
     session.on('producer-paused', listeners.paused);
     session.on('producer-resumed', listeners.resumed);
-    session.on('closed', listeners.closed);
     party.on('consumer-closed', listeners.consumerClosed);
     this.unsubscribe.push(() => {
       session.off('party-joined', listeners.partyJoined);
@@ -303,7 +306,6 @@ class Connection {
       session.off('producer-removed', listeners.removed);
       session.off('producer-paused', listeners.paused);
       session.off('producer-resumed', listeners.resumed);
-      session.off('closed', listeners.closed);
       party.off('consumer-closed', listeners.consumerClosed);
     });
   }
