@@ -6,6 +6,8 @@ import elZhCn from 'element-plus/es/locale/lang/zh-cn';
 import elEn from 'element-plus/es/locale/lang/en';
 import zhCN, { type MessageSchema } from './zh-CN';
 import en from './en';
+import staffZhCN from './staff.zh-CN';
+import staffEn from './staff.en';
 
 export type Lang = 'zh-CN' | 'en';
 export const LANGS: readonly Lang[] = ['zh-CN', 'en'];
@@ -25,7 +27,7 @@ export const i18n = createI18n<[MessageSchema], Lang, false>({
   legacy: false,
   locale: storedLang(),
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zhCN, en },
+  messages: { 'zh-CN': { ...zhCN, ...staffZhCN }, en: { ...en, ...staffEn } },
 });
 
 document.documentElement.lang = i18n.global.locale.value;

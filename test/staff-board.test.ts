@@ -1,0 +1,80 @@
+// The staff day board in headless Chromium: a booking created on one open board
+// appears on a second open board without a reload; a clash is shown before saving.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, waitFor } from './helpers/server.js';
+import { launchBrowser } from './helpers/browser.js';
+import { bookingRequest, call } from './helpers/http.js';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+const DATE = '2026-11-27'; // a Friday: working windows 09:00–11:00 and 14:00–16:00
+let server: Server;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startTestServer({ rooms: 10, standingSessions: false });
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.cleanup();
+});
+
+async function openBoard(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => process.stderr.write(`[board page error] ${err.message}\n`));
+  await page.goto(`${server.url}/staff?date=${DATE}`);
+  await page.waitForFunction((d) => window.__pleaBoard?.date === d && window.__pleaBoard.loads > 0, DATE, { timeout: 20_000 });
+  return page;
+}
+
+async function fill(page: Page, field: string, value: string): Promise<void> {
+  await page.locator(`input[data-testid="field-${field}"], [data-testid="field-${field}"] input`).first().fill(value);
+}
+
+describe('staff board', () => {
+  it('shows a booking made on one board on a second open board, without reload', async () => {
+    const [a, b] = [await openBoard(), await openBoard()];
+    const loadsBefore = await b.evaluate(() => window.__pleaBoard!.loads);
+
+    await a.getByTestId('new-booking-button').click();
+    await a.getByTestId('booking-form').waitFor();
+    await fill(a, 'caseNumber', 'UI-2026-7');
+    await fill(a, 'detaineeId', 'UI-D-7');
+    await fill(a, 'procuratorateId', 'district-01');
+    await fill(a, 'prosecutorId', 'UI-P-7');
+    await a.getByTestId('field-lawyerRole-defence').click();
+    await fill(a, 'lawyerId', 'UI-L-7');
+    await fill(a, 'date', DATE);
+    await fill(a, 'start', '09:33');
+    await fill(a, 'durationMin', '12');
+    await a.getByTestId('check-fits').waitFor({ timeout: 10_000 });
+    await a.getByTestId('booking-save').click();
+
+    const id = await waitFor('booking stored', () => server.schedule.store.rows(DATE).find((r) => r.case_number === 'UI-2026-7')?.id);
+    await b.waitForFunction((bid) => window.__pleaBoard!.bookingIds().includes(bid), id, { timeout: 15_000 });
+    expect(await b.evaluate(() => window.__pleaBoard!.loads)).toBeGreaterThan(loadsBefore);
+    await expect(b.locator(`[data-testid="booking-block"][data-id="${id}"]`).count()).resolves.toBe(1);
+  });
+
+  it('shows the clash and alternatives before saving', async () => {
+    const taken = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-8', detaineeId: 'UI-D-8', prosecutorId: 'UI-P-8', lawyerId: 'UI-L-8', requestedStart: 603 }));
+    expect(taken.status).toBe(201);
+    const page = await openBoard();
+    await page.getByTestId('new-booking-button').click();
+    await fill(page, 'caseNumber', 'UI-9');
+    await fill(page, 'detaineeId', 'UI-D-8');
+    await fill(page, 'procuratorateId', 'district-01');
+    await fill(page, 'prosecutorId', 'UI-P-9');
+    await page.getByTestId('field-lawyerRole-defence').click();
+    await fill(page, 'lawyerId', 'UI-L-9');
+    await fill(page, 'date', DATE);
+    await fill(page, 'start', '10:03');
+    const conflict = page.getByTestId('conflict-message');
+    await conflict.waitFor({ timeout: 10_000 });
+    expect(await conflict.getAttribute('data-reason')).toBe('detainee_busy');
+    expect(await page.getByTestId('alternative').count()).toBeGreaterThan(0);
+    expect(server.schedule.store.rows(DATE).some((r) => r.case_number === 'UI-9')).toBe(false);
+  });
+});

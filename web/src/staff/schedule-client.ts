@@ -1,0 +1,327 @@
+// REST and Socket.io of the staff day board. Shapes come from the server's
+// TypeBox schemas (types only: nothing from server/ is bundled). No Vue here.
+import type { Static } from 'typebox';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  BookingView,
+  CreateBookingRequest as CreateBookingRequestSchema,
+  DayView,
+  JoinLinks as JoinLinksSchema,
+  LiveStatus,
+  PlaceOutcome,
+  Placement as PlacementSchema,
+  PriorityClass as PriorityClassSchema,
+  RejectReason as RejectReasonSchema,
+  SessionKind as SessionKindSchema,
+  LawyerRole as LawyerRoleSchema,
+} from '../../../server/schedule/schedule-api';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../../server/signalling/protocol';
+import { TypedEmitter } from '../session/emitter';
+
+export type Day = Static<typeof DayView>;
+export type Booking = Static<typeof BookingView>;
+export type BookingStatus = Static<typeof LiveStatus>;
+export type Room = Day['rooms'][number];
+export type CapacityBlock = Day['capacity']['blocks'][number];
+export type CreateBookingRequest = Static<typeof CreateBookingRequestSchema>;
+export type CheckOutcome = Static<typeof PlaceOutcome>;
+export type Placement = Static<typeof PlacementSchema>;
+export type RejectReason = Static<typeof RejectReasonSchema>;
+export type PriorityClass = Static<typeof PriorityClassSchema>;
+export type SessionKind = Static<typeof SessionKindSchema>;
+export type LawyerRole = Static<typeof LawyerRoleSchema>;
+export type JoinLinks = Static<typeof JoinLinksSchema>;
+export type StepStatus = 'escorting' | 'in_room' | 'finished' | 'scheduled';
+
+export interface HistoryEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  note: string | null;
+}
+export interface NoticeEntry {
+  at: string;
+  recipient: string;
+  message: string;
+}
+export interface BookingDetail {
+  booking: Booking;
+  history: HistoryEntry[];
+  notices: NoticeEntry[];
+}
+export interface OverrunResult {
+  booking: Booking;
+  changed: Array<{ bookingId: string; before: Placement; after: Placement }>;
+  displaced: string[];
+}
+
+export const PRIORITY_CLASSES: readonly PriorityClass[] = ['district', 'higher', 'sibling'];
+export const SESSION_KINDS: readonly SessionKind[] = ['arraignment', 'plea_hearing', 'bail_hearing'];
+export const LAWYER_ROLES: readonly LawyerRole[] = ['duty', 'defence'];
+export const STATUSES: readonly BookingStatus[] = ['scheduled', 'escorting', 'in_room', 'in_session', 'finished', 'no_show', 'cancelled', 'displaced'];
+
+/** What staff may do with a booking in each status (mirrors the server's rules). */
+export interface AllowedActions {
+  steps: StepStatus[];
+  noShow: boolean;
+  cancel: boolean;
+  move: boolean;
+  overrun: boolean;
+}
+export function allowedActions(status: BookingStatus): AllowedActions {
+  switch (status) {
+    case 'scheduled':
+      return { steps: ['escorting', 'in_room'], noShow: true, cancel: true, move: true, overrun: true };
+    case 'escorting':
+      return { steps: ['in_room', 'scheduled'], noShow: true, cancel: true, move: false, overrun: true };
+    case 'in_room':
+      return { steps: ['finished', 'escorting'], noShow: true, cancel: false, move: false, overrun: true };
+    case 'in_session':
+      return { steps: ['finished'], noShow: false, cancel: false, move: false, overrun: true };
+    case 'displaced':
+      return { steps: [], noShow: false, cancel: true, move: true, overrun: false };
+    default:
+      return { steps: [], noShow: false, cancel: false, move: false, overrun: false };
+  }
+}
+
+/** The one next step of the live status (the queue's quick action), if any. */
+export function nextStep(status: BookingStatus): StepStatus | null {
+  switch (status) {
+    case 'scheduled':
+      return 'escorting';
+    case 'escorting':
+      return 'in_room';
+    case 'in_room':
+    case 'in_session':
+      return 'finished';
+    default:
+      return null;
+  }
+}
+
+/** Statuses that hold the room (drawn solid; the others are drawn faint or outlined). */
+export function isHolding(status: BookingStatus): boolean {
+  return status === 'scheduled' || status === 'escorting' || status === 'in_room' || status === 'in_session' || status === 'finished';
+}
+
+// ---------------------------------------------------------------------------
+// Staff id (the x-staff-id header; audit entries name it)
+
+const STAFF_KEY = 'plea.staffId';
+export const STAFF_ID_PATTERN = /^[\w.@-]{1,64}$/;
+
+export function loadStaffId(): string {
+  try {
+    const v = localStorage.getItem(STAFF_KEY);
+    if (v && STAFF_ID_PATTERN.test(v)) return v;
+  } catch {
+    // storage disabled
+  }
+  return 'staff';
+}
+
+export function saveStaffId(id: string): void {
+  try {
+    localStorage.setItem(STAFF_KEY, id);
+  } catch {
+    // storage disabled: kept for this page only
+  }
+}
+
+// ---------------------------------------------------------------------------
+// REST
+
+/** A refused request: `code` is the server's error code ('conflict', 'wrong_status', 'bad_request', …). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly reason: RejectReason | null;
+  readonly alternatives: Placement[];
+  constructor(status: number, code: string, message: string, reason: RejectReason | null = null, alternatives: Placement[] = []) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.reason = reason;
+    this.alternatives = alternatives;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+export interface ClientOptions {
+  staffId: () => string;
+}
+
+export class ScheduleClient {
+  constructor(private readonly options: ClientOptions) {}
+
+  private async call<T>(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (method !== 'GET') {
+      const staff = this.options.staffId();
+      if (!STAFF_ID_PATTERN.test(staff)) throw new ApiError(0, 'bad_staff_id', 'x-staff-id');
+      headers['x-staff-id'] = staff;
+    }
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(url, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    let payload: unknown = null;
+    const text = await response.text();
+    if (text) {
+      try {
+        payload = JSON.parse(text) as unknown;
+      } catch {
+        payload = null;
+      }
+    }
+    if (!response.ok) {
+      const p = isObject(payload) ? payload : {};
+      throw new ApiError(
+        response.status,
+        typeof p.error === 'string' ? p.error : 'http',
+        typeof p.message === 'string' ? p.message : `${method} ${url}: HTTP ${response.status}`,
+        typeof p.reason === 'string' ? (p.reason as RejectReason) : null,
+        Array.isArray(p.alternatives) ? (p.alternatives as Placement[]) : []
+      );
+    }
+    return payload as T;
+  }
+
+  day(date: string | null, signal?: AbortSignal): Promise<Day> {
+    return this.call<Day>('GET', date ? `/api/schedule/day?date=${encodeURIComponent(date)}` : '/api/schedule/day', undefined, signal);
+  }
+
+  check(request: CreateBookingRequest, signal?: AbortSignal): Promise<CheckOutcome> {
+    return this.call<CheckOutcome>('POST', '/api/bookings/check', request, signal);
+  }
+
+  create(request: CreateBookingRequest): Promise<Booking> {
+    return this.call<Booking>('POST', '/api/bookings', request);
+  }
+
+  /** With dryRun, nothing is stored: resolves with where it would go, or rejects with the conflict. */
+  move(id: string, to: { start: number; roomId?: string; date?: string; dryRun?: boolean }, signal?: AbortSignal): Promise<Booking> {
+    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/move`, to, signal);
+  }
+
+  cancel(id: string, note?: string): Promise<Booking> {
+    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/cancel`, note ? { note } : {});
+  }
+
+  noShow(id: string, note?: string): Promise<Booking> {
+    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/no-show`, note ? { note } : {});
+  }
+
+  step(id: string, status: StepStatus): Promise<Booking> {
+    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/status`, { status });
+  }
+
+  overrun(id: string, newEnd: number): Promise<OverrunResult> {
+    return this.call<OverrunResult>('POST', `/api/bookings/${encodeURIComponent(id)}/overrun`, { newEnd });
+  }
+
+  detail(id: string, signal?: AbortSignal): Promise<BookingDetail> {
+    return this.call<BookingDetail>('GET', `/api/bookings/${encodeURIComponent(id)}`, undefined, signal);
+  }
+
+  joinLinks(id: string, signal?: AbortSignal): Promise<JoinLinks> {
+    return this.call<JoinLinks>('GET', `/api/bookings/${encodeURIComponent(id)}/join-links`, undefined, signal);
+  }
+
+  setRoomStatus(roomId: string, status: Room['status']): Promise<{ id: string; status: string }> {
+    return this.call('PUT', `/api/rooms/${encodeURIComponent(roomId)}/status`, { status });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Live pushes
+
+export type FeedState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+export type ScheduleChange = Parameters<ServerToClientEvents['schedule:changed']>[0];
+export type ScheduleNotice = Parameters<ServerToClientEvents['schedule:notice']>[0];
+
+type FeedEvents = {
+  /** The socket (re)connected: whatever was missed meanwhile must be fetched again. */
+  connected: [{ reconnect: boolean }];
+  state: [FeedState];
+  changed: [ScheduleChange];
+  notice: [ScheduleNotice];
+};
+
+/** The board's Socket.io connection (`auth: { kind: 'board' }`): listens only, reconnects by itself. */
+export class BoardFeed extends TypedEmitter<FeedEvents> {
+  private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  private everConnected = false;
+  private closed = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  state: FeedState = 'connecting';
+
+  constructor(url = '/') {
+    super();
+    this.socket = io(url, {
+      auth: { kind: 'board' },
+      autoConnect: false,
+      reconnection: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5_000,
+      timeout: 10_000,
+    });
+    const s = this.socket;
+    s.on('connect', () => {
+      const reconnect = this.everConnected;
+      this.everConnected = true;
+      this.setState('connected');
+      this.emit('connected', { reconnect });
+    });
+    s.on('disconnect', (reason) => {
+      if (this.closed) return;
+      this.setState('reconnecting');
+      // A disconnect by the server is not retried by Socket.io itself.
+      if (reason === 'io server disconnect') this.retrySoon();
+    });
+    s.on('connect_error', () => {
+      if (this.closed) return;
+      this.setState(this.everConnected ? 'reconnecting' : 'connecting');
+      if (!s.active) this.retrySoon(); // handshake refused: try again later
+    });
+    s.on('schedule:changed', (change) => this.emit('changed', change));
+    s.on('schedule:notice', (notice) => this.emit('notice', notice));
+  }
+
+  connect(): void {
+    if (this.closed) return;
+    this.socket.connect();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.socket.removeAllListeners();
+    this.socket.disconnect();
+    this.setState('disconnected');
+    this.removeAllListeners();
+  }
+
+  private retrySoon(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closed && !this.socket.connected && !this.socket.active) this.socket.connect();
+    }, 3_000);
+  }
+
+  private setState(state: FeedState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state);
+  }
+}
