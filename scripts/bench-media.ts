@@ -56,11 +56,13 @@ const workDir = mkdtempSync(path.join(os.tmpdir(), 'plea-bench-'));
 
 // --- load generators ---------------------------------------------------------
 const roles = ['room', 'prosecutor', 'lawyer'] as const;
+/** Each track is sent from its own fixed source ports (as the room agent does), so transports accept only that sender. */
 function tracksFor(room: number, party: number): PlainTrack[] {
   const base = 20_000_000 + room * 100 + party * 2;
+  const port = 50_000 + (room * 3 + party) * 4;
   return [
-    { kind: 'video', source: 'camera', mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, ssrc: base },
-    { kind: 'audio', source: 'microphone', mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, ssrc: base + 1 },
+    { kind: 'video', source: 'camera', mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, ssrc: base, sourcePort: port, sourceRtcpPort: port + 1 },
+    { kind: 'audio', source: 'microphone', mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, ssrc: base + 1, sourcePort: port + 2, sourceRtcpPort: port + 3 },
   ];
 }
 
@@ -71,7 +73,8 @@ function startSender(clip: string, room: number, targets: PlainPublishTarget[][]
     for (const t of partyTargets) {
       const track = tracksFor(room, party).find((x) => x.kind === t.kind);
       if (!track) continue;
-      args.push('-map', t.kind === 'video' ? '0:v:0' : '0:a:0', '-c', 'copy', '-payload_type', String(track.payloadType), '-ssrc', String(track.ssrc), '-f', 'rtp', `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200`);
+      const local = `&localrtpport=${track.sourcePort}&localrtcpport=${track.sourceRtcpPort}`;
+      args.push('-map', t.kind === 'video' ? '0:v:0' : '0:a:0', '-c', 'copy', '-payload_type', String(track.payloadType), '-ssrc', String(track.ssrc), '-f', 'rtp', `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200${local}`);
     }
   });
   return spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -170,7 +173,8 @@ async function productRun(clip: string, sinkPort: number): Promise<{ window: Win
     overrides: {
       site: { ...base.site, rooms },
       http: { host: '127.0.0.1', port: 0, publicUrl: '' },
-      media: { ...base.media, workers: 1, listenIp: '127.0.0.1', plainListenIp: '127.0.0.1' },
+      // Plain transports without RTCP mux take two ports each: 36 per bench room.
+      media: { ...base.media, workers: 1, listenIp: '127.0.0.1', plainListenIp: '127.0.0.1', rtcMinPort: 10000, rtcMaxPort: 44999 },
       dataDir: path.join(workDir, 'data'),
       logLevel: 'warn',
       demo: { syntheticAgents: false, standingSessions: true },
@@ -180,12 +184,13 @@ async function productRun(clip: string, sinkPort: number): Promise<{ window: Win
   const producers: types.Producer[] = [];
   const consumers: types.Consumer[] = [];
   const senders: ChildProcess[] = [];
+  const setupRooms = async () => {
   for (let r = 0; r < opts.rooms; r++) {
     const session = server.registry.forRoom(rooms[r]?.id ?? '');
     if (!session) throw new Error('session missing');
     const parties = roles.map((role) => session.addParty(role, role));
     const targets: PlainPublishTarget[][] = [];
-    for (const [i, party] of parties.entries()) targets.push(await party.publishPlain(tracksFor(r, i)));
+    for (const [i, party] of parties.entries()) targets.push(await party.publishPlain(tracksFor(r, i), '127.0.0.1'));
     for (const party of parties) {
       for (const other of parties) {
         if (other === party) continue;
@@ -199,17 +204,32 @@ async function productRun(clip: string, sinkPort: number): Promise<{ window: Win
     }
     senders.push(startSender(clip, r, targets));
   }
+  };
+  try {
+    await setupRooms();
+  } catch (err) {
+    for (const sender of senders) sender.kill('SIGKILL');
+    await server.close();
+    throw err;
+  }
   progress(`product: ${opts.rooms} sessions, ${producers.length} producers, ${consumers.length} consumers; warming up`);
-  await waitForRtp(producers);
-  await new Promise((r) => setTimeout(r, 3000));
-  const window = await measure(server.pool.pids(), producers, consumers, opts.seconds);
+  let window: Window;
+  try {
+    await waitForRtp(producers);
+    await new Promise((r) => setTimeout(r, 3000));
+    window = await measure(server.pool.pids(), producers, consumers, opts.seconds);
+  } catch (err) {
+    for (const sender of senders) sender.kill('SIGKILL');
+    await server.close();
+    throw err;
+  }
   const rssMiB = rssMiBOfPid(process.pid) + server.pool.pids().reduce((n, pid) => n + rssMiBOfPid(pid), 0);
   return { window, rssMiB, server, senders };
 }
 
 // --- bare mediasoup baseline ---------------------------------------------------
 async function baselineRun(clip: string, sinkPort: number): Promise<Window> {
-  const worker = await mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: 45000, rtcMaxPort: 45999, disableLiburing: true });
+  const worker = await mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: 10000, rtcMaxPort: 44999, disableLiburing: true });
   const producers: types.Producer[] = [];
   const consumers: types.Consumer[] = [];
   const senders: ChildProcess[] = [];
@@ -222,7 +242,8 @@ async function baselineRun(clip: string, sinkPort: number): Promise<Window> {
         const list: types.Producer[] = [];
         const t: PlainPublishTarget[] = [];
         for (const track of tracksFor(r, party)) {
-          const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: true });
+          const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+          await transport.connect({ ip: '127.0.0.1', port: track.sourcePort, rtcpPort: track.sourceRtcpPort });
           const producer = await transport.produce({
             kind: track.kind,
             rtpParameters: {

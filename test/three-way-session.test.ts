@@ -23,7 +23,12 @@ beforeAll(async () => {
   browser = await launchBrowser();
 });
 afterAll(async () => {
-  agent?.kill('SIGKILL');
+  // SIGTERM: the agent stops its ffmpeg children itself (a SIGKILL would orphan them).
+  if (agent && agent.exitCode === null) {
+    const exited = new Promise((r) => agent!.once('exit', r));
+    agent.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  }
   await browser?.close();
   await server?.cleanup();
 });
