@@ -2,6 +2,7 @@
 import { loadConfig, ConfigError } from './config.js';
 import { startServer } from './app.js';
 import { startDemoAgents } from './demo-agents.js';
+import { seedDemoDay } from './demo-schedule.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,6 +17,10 @@ async function main(): Promise<void> {
   }
   const server = await startServer(config);
   const agents = config.demo.syntheticAgents ? startDemoAgents(server) : [];
+  if (config.demo.standingSessions) {
+    const seeded = seedDemoDay(server.schedule);
+    if (seeded) server.log.info(seeded, 'demo: planned a sample day on the staff board');
+  }
   server.log.info({ url: server.url, rooms: config.site.rooms.length, syntheticAgents: agents.length }, 'room controller ready');
   console.log(`\n  Room controller ready: ${server.url}/\n  Open it, pick a room, and open its prosecutor and lawyer links.\n`);
   let stopping = false;

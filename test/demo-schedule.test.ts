@@ -1,0 +1,26 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer } from './helpers/server.js';
+import { seedDemoDay } from '../server/demo-schedule.js';
+import { HOLDING } from '../server/schedule/schedule-store.js';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+let server: Server;
+beforeAll(async () => {
+  server = await startTestServer({ rooms: 10, standingSessions: false });
+});
+afterAll(async () => server?.cleanup());
+
+describe('demo day', () => {
+  it('plans a sample working day once, within the rules, and never again', () => {
+    const seeded = seedDemoDay(server.schedule);
+    expect(seeded).not.toBeNull();
+    const rows = server.schedule.store.rows(seeded!.date);
+    expect(rows.length).toBe(seeded!.placed);
+    expect(seeded!.placed).toBeGreaterThanOrEqual(60);
+    expect(rows.every((r) => HOLDING.includes(r.status))).toBe(true);
+    // Duty lawyers were picked from the roster.
+    expect(rows.some((r) => r.lawyer_role === 'duty' && r.lawyer_id.startsWith('值班律师'))).toBe(true);
+    expect(seedDemoDay(server.schedule)).toBeNull();
+    expect(server.audit.verify()).toBeNull();
+  });
+});
