@@ -5,25 +5,11 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type { types } from 'mediasoup';
 import type { RunningServer } from '../../server/app.js';
-import { findFfmpeg } from '../../server/media/ffmpeg-binary.js';
-import { RoomAgent } from '../../room-agent/agent.js';
+import type { RoomAgent } from '../../room-agent/agent.js';
+import { syntheticRoomAgent } from '../../server/demo-agents.js';
 
-export function inProcessAgent(server: { port: number; config: RunningServer['config']; secrets: RunningServer['secrets'] }, roomId: string, play = false): RoomAgent {
-  const room = server.config.site.rooms.find((r) => r.id === roomId);
-  if (!room) throw new Error(`no room ${roomId}`);
-  return new RoomAgent({
-    serverUrl: `http://127.0.0.1:${server.port}`,
-    roomId,
-    roomName: room.name,
-    credential: server.secrets.agentCredentials[roomId] ?? '',
-    ffmpegPath: findFfmpeg().path,
-    workDir: path.join(server.config.dataDir, 'agent'),
-    capture: { kind: 'synthetic' },
-    sink: { kind: 'null' },
-    play,
-    mediaIp: '127.0.0.1',
-    healthIntervalMs: 1000,
-  });
+export function inProcessAgent(server: Pick<RunningServer, 'port' | 'config' | 'secrets'>, roomId: string, play = false): RoomAgent {
+  return syntheticRoomAgent(server, roomId, { play, healthIntervalMs: 1000, workDir: path.join(server.config.dataDir, 'agent') });
 }
 
 export function agentProcess(server: RunningServer, roomId: string): ChildProcess {
