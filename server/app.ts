@@ -69,7 +69,15 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit }));
   await http.register(scheduleRoutes(schedule, () => url));
-  await http.listen({ host: config.http.host, port: config.http.port });
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    // Nothing may be left running when the port cannot be had.
+    await signalling.close().catch(() => undefined);
+    pool.close();
+    db.close();
+    throw err;
+  }
   const port = (http.server.address() as AddressInfo).port;
   const shownHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
   url = config.http.publicUrl || `http://${shownHost}:${port}`;

@@ -132,9 +132,10 @@ describe('live status and the session', () => {
     const now = Date.now();
     const own = server.tokens.issue({ roomId: 'plea-2', role: 'prosecutor', bookingId: id, nbf: now - 1000, exp: now + 60_000 });
     const other = server.tokens.issue({ roomId: 'plea-2', role: 'prosecutor', bookingId: 'B-other', nbf: now - 1000, exp: now + 60_000 });
+    // A link is looked up by its booking: another booking's link finds no session here.
     const wrong = await connect(server.url, { kind: 'party', token: other });
     const refused = await send(wrong, 'session:join', {});
-    expect(refused).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'no_session' } });
     wrong.close();
     // A link made for no booking (a demo link) does not open a booking's hearing either.
     const standing = await connect(server.url, { kind: 'party', token: server.tokens.issue({ roomId: 'plea-2', role: 'prosecutor', bookingId: null, nbf: now - 1000, exp: now + 60_000 }) });

@@ -54,6 +54,10 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
       this.emit('workerdied', worker.pid);
       void this.spawn(index, count).then(
         (replacement) => {
+          if (this.closed) {
+            replacement.close();
+            return;
+          }
           const slot = this.slots[index];
           if (slot) {
             slot.worker = replacement;

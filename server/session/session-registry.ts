@@ -83,11 +83,19 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     });
     this.byRoom.set(roomId, session);
     this.store.opened(id, roomId, bookingId, actor);
-    session.on('party-joined', (party) => this.store.partyJoined(id, party.id, party.role, party.displayName, null));
-    session.on('party-left', (party, reason) => this.store.partyLeft(id, party.id, reason));
+    // A failed write of the record must not break the live session: log it loudly.
+    const record = (what: string, write: () => void) => {
+      try {
+        write();
+      } catch (err) {
+        this.log.error({ err, sessionId: id }, `cannot record ${what}`);
+      }
+    };
+    session.on('party-joined', (party) => record('party joined', () => this.store.partyJoined(id, party.id, party.role, party.displayName, null)));
+    session.on('party-left', (party, reason) => record('party left', () => this.store.partyLeft(id, party.id, reason)));
     session.once('closed', (reason) => {
       if (this.byRoom.get(roomId) === session) this.byRoom.delete(roomId);
-      this.store.closed(id, reason, actor);
+      record('session closed', () => this.store.closed(id, reason, actor));
       this.log.info({ sessionId: id, roomId, reason }, 'session closed');
       this.emit('closed', session, reason);
     });

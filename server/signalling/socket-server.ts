@@ -249,8 +249,11 @@ class Connection {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
     const data = this.socket.data;
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
-    const roomId = data.kind === 'agent' ? data.roomId : data.claims.roomId;
-    const session = this.deps.registry.forRoom(roomId);
+    // A booking's link finds its booking's session wherever the booking went (moved room); others the room's.
+    const session =
+      data.kind === 'party' && data.claims.bookingId !== null
+        ? this.deps.registry.forBooking(data.claims.bookingId)
+        : this.deps.registry.forRoom(data.kind === 'agent' ? data.roomId : data.claims.roomId);
     if (!session) throw new SignallingError('no_session', 'no session is open for this room now');
     // A link joins only the session it was made for: a booking's link its booking, a
     // standing (demo) link only a standing session, never a booking's hearing.
