@@ -2,6 +2,7 @@
 // then environment overrides; validated at start. An invalid config stops the
 // server with a message that names the field.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Type, { type Static } from 'typebox';
@@ -165,6 +166,13 @@ function readJson(file: string): Json {
 
 const configChecker = checker(ConfigSchema);
 
+export function firstLanAddress(): string {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Applied after the files and before the environment (tests use this). */
@@ -201,5 +209,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
     });
   }
   config.dataDir = path.resolve(repoRoot, config.dataDir);
+  // Listening on every address without an announced one would hand browsers an
+  // unusable 0.0.0.0 ICE candidate: announce this host's first LAN address
+  // (loopback when it has none). Set PLEA_ANNOUNCED_ADDRESS behind NAT.
+  if (!config.media.announcedAddress && (config.media.listenIp === '0.0.0.0' || config.media.listenIp === '::')) {
+    config.media.announcedAddress = firstLanAddress();
+  }
   return config;
 }

@@ -9,6 +9,13 @@ describe('config', () => {
     expect(c.site.rooms.every((r) => /[\u4e00-\u9fff]/.test(r.name))).toBe(true);
   });
 
+  it('announces a usable address when listening on every address', () => {
+    const c = loadConfig({ env: { PLEA_LISTEN_IP: '0.0.0.0' } });
+    expect(c.media.announcedAddress).not.toBe('');
+    expect(c.media.announcedAddress).not.toBe('0.0.0.0');
+    expect(loadConfig({ env: { PLEA_LISTEN_IP: '127.0.0.1' } }).media.announcedAddress).toBe('');
+  });
+
   it('takes environment overrides', () => {
     const c = loadConfig({ env: { PLEA_PORT: '9000', PLEA_SYNTHETIC_AGENTS: 'off', PLEA_ANNOUNCED_ADDRESS: '10.1.2.3' } });
     expect(c.http.port).toBe(9000);
