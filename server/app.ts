@@ -13,6 +13,7 @@ import { SessionRegistry } from './session/session-registry.js';
 import { Signalling } from './signalling/socket-server.js';
 import { JoinTokens } from './access/join-token.js';
 import { loadSecrets, type Secrets } from './access/secrets.js';
+import { StaffKeys } from './access/staff-auth.js';
 import { buildHttp } from './http/app.js';
 import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
@@ -57,7 +58,9 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
   let url = '';
   // Fastify owns the HTTP server; Socket.io attaches to it before listening.
   const http = await buildHttp(componentLogger(log, 'http'), []);
+  const staffKeys = new StaffKeys(secrets.staffKeys);
   const signalling = new Signalling(http.server, {
+    staffKeys,
     registry,
     store,
     tokens,
@@ -68,7 +71,7 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit }));
-  await http.register(scheduleRoutes(schedule, () => url));
+  await http.register(scheduleRoutes(schedule, staffKeys, () => url));
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {

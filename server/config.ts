@@ -79,6 +79,8 @@ export const ConfigSchema = Type.Object(
       {
         joinSecret: Type.String(),
         agentCredentials: Type.Record(Type.String(), Type.String({ minLength: 16 })),
+        /** Staff id → key for the schedule API and boards; empty: one key for "staff" is generated. */
+        staffKeys: Type.Record(Type.String({ pattern: '^[\\w.@-]{1,64}$' }), Type.String({ minLength: 16 })),
       },
       { additionalProperties: false }
     ),

@@ -22,7 +22,9 @@ async function main(): Promise<void> {
     if (seeded) server.log.info(seeded, 'demo: planned a sample day on the staff board');
   }
   server.log.info({ url: server.url, rooms: config.site.rooms.length, syntheticAgents: agents.length }, 'room controller ready');
-  console.log(`\n  Room controller ready: ${server.url}/\n  Open it, pick a room, and open its prosecutor and lawyer links.\n`);
+  const [staffId, staffKey] = Object.entries(server.secrets.staffKeys)[0] ?? ['', ''];
+  console.log(`\n  Room controller ready: ${server.url}/\n  Open it, pick a room, and open its prosecutor and lawyer links.`);
+  console.log(`  Staff board (${staffId}): ${server.url}/staff#key=${staffKey}\n  (staff keys are in ${config.dataDir}/secrets.json, or set access.staffKeys in the config)\n`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -12,7 +12,7 @@ const notices: Array<{ bookingId: string; recipient: string; message: string }> 
 
 beforeAll(async () => {
   server = await startTestServer({ rooms: 10, standingSessions: false });
-  board = await connect(server.url, { kind: 'board' });
+  board = await connect(server.url, { kind: 'board', key: server.secrets.staffKeys['staff'] });
   board.on('schedule:changed', (c) => changes.push(c));
   board.on('schedule:notice', (n) => notices.push(n));
 });
@@ -21,7 +21,17 @@ afterAll(async () => {
   await server?.cleanup();
 });
 
-const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => call<T>(server.url, method, path, body);
+const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => call<T>(server.url, method, path, body, server.secrets.staffKeys['staff']);
+
+describe('staff authentication', () => {
+  it('refuses the schedule without a staff key, or with a wrong one', async () => {
+    expect((await call(server.url, 'GET', '/api/schedule/day?date=2026-11-27')).status).toBe(401);
+    expect((await call(server.url, 'POST', '/api/bookings', bookingRequest(), 'x'.repeat(24))).status).toBe(401);
+    expect((await call(server.url, 'GET', '/api/bookings/B20261127-001/join-links')).status).toBe(401);
+    await expect(connect(server.url, { kind: 'board', key: 'y'.repeat(24) })).rejects.toThrow(/staff key/);
+    await expect(connect(server.url, { kind: 'board' })).rejects.toThrow(/bad handshake/);
+  });
+});
 
 describe('bad input', () => {
   it.each([
@@ -84,6 +94,8 @@ describe('booking', () => {
     expect(res.body).toMatchObject({ start: 600, end: 612 });
     const detail = await api<{ history: Array<{ action: string }>; notices: unknown[] }>('GET', `/api/bookings/${id}`);
     expect(detail.body.history.map((h) => h.action)).toEqual(['created', 'moved']);
+    // The audit trail names the staff member whose key was used.
+    expect(server.audit.recent(50).some((e) => e.action === 'booking.moved' && e.actor === 'staff:staff')).toBe(true);
     expect(detail.body.notices.length).toBeGreaterThan(0);
     await waitFor('notice pushed', () => notices.some((n) => n.bookingId === id));
   });
@@ -186,7 +198,11 @@ describe('live status and the session', () => {
   });
 
   it('answers a malformed body with 400, not 500', async () => {
-    const res = await fetch(`${server.url}/api/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"caseNumber":' });
+    const res = await fetch(`${server.url}/api/bookings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.secrets.staffKeys['staff']}` },
+      body: '{"caseNumber":',
+    });
     expect(res.status).toBe(400);
   });
 });

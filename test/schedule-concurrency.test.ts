@@ -2,7 +2,7 @@
 // both succeed: two server processes on one SQLite file take parallel requests;
 // the database decides.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +46,10 @@ afterAll(() => {
 });
 
 async function race(requests: Array<Record<string, unknown>>): Promise<number[]> {
-  const replies = await Promise.all(requests.map((body, i) => call(servers[i % 2]!.url, 'POST', '/api/bookings', body)));
+  // Both servers share the data directory, so the same staff key.
+  const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as { staffKeys: Record<string, string> };
+  const key = secrets.staffKeys['staff'];
+  const replies = await Promise.all(requests.map((body, i) => call(servers[i % 2]!.url, 'POST', '/api/bookings', body, key)));
   return replies.map((r) => r.status);
 }
 

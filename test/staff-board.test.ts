@@ -24,7 +24,7 @@ async function openBoard(): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => process.stderr.write(`[board page error] ${err.message}\n`));
-  await page.goto(`${server.url}/staff?date=${DATE}`);
+  await page.goto(`${server.url}/staff?date=${DATE}#key=${server.secrets.staffKeys['staff']}`);
   await page.waitForFunction((d) => window.__pleaBoard?.date === d && window.__pleaBoard.loads > 0, DATE, { timeout: 20_000 });
   return page;
 }
@@ -59,7 +59,7 @@ describe('staff board', () => {
   });
 
   it('shows the clash and alternatives before saving', async () => {
-    const taken = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-8', detaineeId: 'UI-D-8', prosecutorId: 'UI-P-8', lawyerId: 'UI-L-8', requestedStart: 603 }));
+    const taken = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-8', detaineeId: 'UI-D-8', prosecutorId: 'UI-P-8', lawyerId: 'UI-L-8', requestedStart: 603 }), server.secrets.staffKeys['staff']);
     expect(taken.status).toBe(201);
     const page = await openBoard();
     await page.getByTestId('new-booking-button').click();

@@ -8,6 +8,8 @@ import type { Config } from '../config.js';
 export interface Secrets {
   joinSecret: string;
   agentCredentials: Record<string, string>;
+  /** Staff id → key (schedule API, boards). */
+  staffKeys: Record<string, string>;
 }
 
 export function loadSecrets(config: Config): Secrets {
@@ -17,6 +19,11 @@ export function loadSecrets(config: Config): Secrets {
   const secrets: Secrets = {
     joinSecret: config.access.joinSecret || stored.joinSecret || randomBytes(32).toString('base64url'),
     agentCredentials: {},
+    staffKeys: Object.keys(config.access.staffKeys).length
+      ? { ...config.access.staffKeys }
+      : stored.staffKeys && Object.keys(stored.staffKeys).length
+        ? stored.staffKeys
+        : { staff: randomBytes(18).toString('base64url') },
   };
   for (const room of config.site.rooms) {
     secrets.agentCredentials[room.id] =

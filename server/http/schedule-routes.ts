@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { BookingRequest, IsoWeekday, ReservedWindow } from '../schedule/model.js';
 import { ScheduleError, type PlaceOutcome, type ScheduleService } from '../schedule/schedule-service.js';
 import { viewOf } from '../schedule/schedule-store.js';
+import type { StaffKeys } from '../access/staff-auth.js';
 import {
   AdvanceBookingRequest,
   BookingView,
@@ -29,9 +30,9 @@ import {
   RoomStatusRequest,
 } from '../schedule/schedule-api.js';
 
-const Headers = Type.Object({ 'x-staff-id': Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\w.@-]+$' })) });
+const Headers = Type.Object({ authorization: Type.Optional(Type.String({ maxLength: 512 })) });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-const errors = { 400: ErrorReply, 404: ErrorReply, 409: Type.Union([Conflict, ErrorReply]) };
+const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: Type.Union([Conflict, ErrorReply]) };
 
 export function toRequest(body: Static<typeof CreateBookingRequest>): BookingRequest {
   const base = {
@@ -72,8 +73,16 @@ function conflictOr<T>(reply: FastifyReply, out: PlaceOutcome, ok: (o: Extract<P
   return reply.code(409).send({ error: 'conflict' as const, reason: out.reason, message: reasonText[out.reason] ?? out.reason, alternatives: out.alternatives });
 }
 
-export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string): FastifyPluginAsync => async (app) => {
+export const scheduleRoutes = (service: ScheduleService, staff: StaffKeys, publicUrl: () => string): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  // Every schedule route is for authenticated staff: the key says who acts.
+  const who = new WeakMap<object, string>();
+  app.addHook('onRequest', async (req, reply) => {
+    const staffId = staff.fromAuthorization(req.headers.authorization);
+    if (!staffId) return reply.code(401).send({ error: 'unauthorized', message: 'a staff key is required (Authorization: Bearer <key>)' });
+    who.set(req, staffId);
+    return undefined;
+  });
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
     if (err instanceof ScheduleError) return reply.code(err.status).send({ error: err.code, message: err.message });
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
@@ -82,7 +91,7 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
     req.log.error({ err }, 'schedule request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
-  const actor = (h: { 'x-staff-id'?: string | undefined }) => `staff:${h['x-staff-id'] ?? 'unknown'}`;
+  const actorOf = (req: object) => `staff:${who.get(req) ?? 'unknown'}`;
 
   r.get('/api/schedule/day', { schema: { querystring: Type.Object({ date: Type.Optional(IsoDateString) }), response: { 200: DayView, 400: ErrorReply } } }, async (req) =>
     service.day(req.query.date ?? service.clock.local().date)
@@ -93,7 +102,7 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
   );
 
   r.post('/api/bookings', { schema: { headers: Headers, body: CreateBookingRequest, response: { 201: BookingView, ...errors } } }, async (req, reply) =>
-    conflictOr(reply, service.create(toRequest(req.body), actor(req.headers)), (o) => reply.code(201).send(o.booking))
+    conflictOr(reply, service.create(toRequest(req.body), actorOf(req)), (o) => reply.code(201).send(o.booking))
   );
 
   r.post(
@@ -105,7 +114,7 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
         response: { 200: Type.Object({ placed: Type.Array(BookingView), unplaced: Type.Array(Type.Object({ caseNumber: Type.String(), reason: RejectReason })) }), 400: ErrorReply },
       },
     },
-    async (req) => service.plan(req.body.date, req.body.requests.map(toRequest), actor(req.headers))
+    async (req) => service.plan(req.body.date, req.body.requests.map(toRequest), actorOf(req))
   );
 
   r.get(
@@ -131,19 +140,19 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
   );
 
   r.post('/api/bookings/:id/move', { schema: { headers: Headers, params: IdParams, body: MoveBookingRequest, response: { 200: BookingView, ...errors } } }, async (req, reply) =>
-    conflictOr(reply, service.move(req.params.id, req.body, actor(req.headers)), (o) => o.booking)
+    conflictOr(reply, service.move(req.params.id, req.body, actorOf(req)), (o) => o.booking)
   );
 
   r.post('/api/bookings/:id/cancel', { schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.cancel(req.params.id, actor(req.headers), req.body.note ?? null)
+    service.cancel(req.params.id, actorOf(req), req.body.note ?? null)
   );
 
   r.post('/api/bookings/:id/no-show', { schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.noShow(req.params.id, actor(req.headers), req.body.note ?? null)
+    service.noShow(req.params.id, actorOf(req), req.body.note ?? null)
   );
 
   r.post('/api/bookings/:id/status', { schema: { headers: Headers, params: IdParams, body: AdvanceBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.advance(req.params.id, req.body.status, actor(req.headers))
+    service.advance(req.params.id, req.body.status, actorOf(req))
   );
 
   r.post(
@@ -163,7 +172,7 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
         },
       },
     },
-    async (req) => service.overrun(req.params.id, req.body.newEnd, actor(req.headers))
+    async (req) => service.overrun(req.params.id, req.body.newEnd, actorOf(req))
   );
 
   r.get('/api/bookings/:id/join-links', { schema: { params: IdParams, response: { 200: JoinLinks, ...errors } } }, async (req) => service.joinLinks(req.params.id, publicUrl()));
@@ -176,12 +185,12 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
   r.post('/api/roster', { schema: { headers: Headers, body: DutyShiftRequest, response: { 201: ShiftView, 400: ErrorReply } } }, async (req, reply) => {
     if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
     const id = randomUUID();
-    service.store.addDutyShift(id, req.body, actor(req.headers));
+    service.store.addDutyShift(id, req.body, actorOf(req));
     service.announce(req.body.date, 'roster');
     return reply.code(201).send({ id, ...req.body });
   });
   r.delete('/api/roster/:id', { schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
-    if (!service.store.removeDutyShift(req.params.id, actor(req.headers))) throw new ScheduleError(404, 'not_found', `no duty shift ${req.params.id}`);
+    if (!service.store.removeDutyShift(req.params.id, actorOf(req))) throw new ScheduleError(404, 'not_found', `no duty shift ${req.params.id}`);
     return reply.code(204).send(null);
   });
 
@@ -192,17 +201,17 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
     if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
     const { weekday, ...rest } = req.body;
     const w: ReservedWindow = { id: randomUUID(), ...rest, ...(weekday ? { weekday: weekday as IsoWeekday } : {}) };
-    service.store.addReservedWindow(w, actor(req.headers));
+    service.store.addReservedWindow(w, actorOf(req));
     return reply.code(201).send(w);
   });
   r.delete('/api/reserved-windows/:id', { schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
-    if (!service.store.removeReservedWindow(req.params.id, actor(req.headers))) throw new ScheduleError(404, 'not_found', `no reserved window ${req.params.id}`);
+    if (!service.store.removeReservedWindow(req.params.id, actorOf(req))) throw new ScheduleError(404, 'not_found', `no reserved window ${req.params.id}`);
     return reply.code(204).send(null);
   });
 
   r.put('/api/rooms/:id/status', { schema: { headers: Headers, params: IdParams, body: RoomStatusRequest, response: { 200: Type.Object({ id: Type.String(), status: Type.String() }), 404: ErrorReply } } }, async (req) => {
     if (!service.store.roomStatuses().has(req.params.id)) throw new ScheduleError(404, 'not_found', `no room ${req.params.id}`);
-    service.store.setRoomStatus(req.params.id, req.body.status, actor(req.headers));
+    service.store.setRoomStatus(req.params.id, req.body.status, actorOf(req));
     service.announce(service.clock.local().date, 'room status');
     return { id: req.params.id, status: req.body.status };
   });

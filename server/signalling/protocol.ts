@@ -80,7 +80,7 @@ export const AgentAuth = Type.Object(
   { additionalProperties: false }
 );
 /** A staff page showing the schedule board (read-only pushes). */
-export const BoardAuth = Type.Object({ kind: Type.Literal('board') }, { additionalProperties: false });
+export const BoardAuth = Type.Object({ kind: Type.Literal('board'), key: Type.String({ minLength: 16, maxLength: 256 }) }, { additionalProperties: false });
 export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth, BoardAuth]);
 export type HandshakeAuth = Static<typeof HandshakeAuth>;
 

@@ -8,6 +8,7 @@ import { Server, type Socket } from 'socket.io';
 import type { Logger } from '../logger.js';
 import { checker, type Checker } from '../validation.js';
 import type { JoinTokens, JoinClaims } from '../access/join-token.js';
+import type { StaffKeys } from '../access/staff-auth.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { SessionStore } from '../session/session-store.js';
 import type { Session } from '../session/session.js';
@@ -51,6 +52,7 @@ export interface AgentStatus {
 }
 
 export interface SignallingDeps {
+  staffKeys: StaffKeys;
   registry: SessionRegistry;
   store: SessionStore;
   tokens: JoinTokens;
@@ -81,6 +83,7 @@ export class Signalling {
       if (!checked.ok) return next(new Error(`bad handshake: ${checked.message}`));
       const auth = checked.value;
       if (auth.kind === 'board') {
+        if (!deps.staffKeys.staffFor(auth.key)) return next(new Error('wrong staff key'));
         socket.data = { kind: 'board' };
         return next();
       }

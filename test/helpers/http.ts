@@ -4,10 +4,11 @@ export interface JsonReply<T = Record<string, unknown>> {
   body: T;
 }
 
-export async function call<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown): Promise<JsonReply<T>> {
+/** A request as staff with `key` (none: unauthenticated). */
+export async function call<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown, key?: string): Promise<JsonReply<T>> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { 'x-staff-id': 'test-staff', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.text();

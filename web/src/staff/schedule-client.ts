@@ -107,24 +107,32 @@ export function isHolding(status: BookingStatus): boolean {
 }
 
 // ---------------------------------------------------------------------------
-// Staff id (the x-staff-id header; audit entries name it)
+// Staff key: sent as `Authorization: Bearer <key>` on every request and in the
+// board's handshake; the server knows whose key it is (audit entries name them).
+// A link `/staff#key=…` (printed by the server at start) stores it.
 
-const STAFF_KEY = 'plea.staffId';
-export const STAFF_ID_PATTERN = /^[\w.@-]{1,64}$/;
+const STAFF_KEY = 'plea.staffKey';
+export const STAFF_KEY_PATTERN = /^[\w-]{16,256}$/;
 
-export function loadStaffId(): string {
+export function loadStaffKey(): string {
+  const fromLink = /(?:^#|&)key=([\w-]{16,256})/.exec(location.hash)?.[1];
+  if (fromLink) {
+    saveStaffKey(fromLink);
+    history.replaceState(null, '', location.pathname + location.search);
+    return fromLink;
+  }
   try {
     const v = localStorage.getItem(STAFF_KEY);
-    if (v && STAFF_ID_PATTERN.test(v)) return v;
+    if (v && STAFF_KEY_PATTERN.test(v)) return v;
   } catch {
     // storage disabled
   }
-  return 'staff';
+  return '';
 }
 
-export function saveStaffId(id: string): void {
+export function saveStaffKey(key: string): void {
   try {
-    localStorage.setItem(STAFF_KEY, id);
+    localStorage.setItem(STAFF_KEY, key);
   } catch {
     // storage disabled: kept for this page only
   }
@@ -154,19 +162,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 export interface ClientOptions {
-  staffId: () => string;
+  staffKey: () => string;
 }
 
 export class ScheduleClient {
   constructor(private readonly options: ClientOptions) {}
 
   private async call<T>(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (method !== 'GET') {
-      const staff = this.options.staffId();
-      if (!STAFF_ID_PATTERN.test(staff)) throw new ApiError(0, 'bad_staff_id', 'x-staff-id');
-      headers['x-staff-id'] = staff;
-    }
+    const key = this.options.staffKey();
+    if (!STAFF_KEY_PATTERN.test(key)) throw new ApiError(401, 'unauthorized', 'staff key missing');
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${key}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(url, {
       method,
@@ -265,10 +270,11 @@ export class BoardFeed extends TypedEmitter<FeedEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   state: FeedState = 'connecting';
 
-  constructor(url = '/') {
+  constructor(staffKey: () => string, url = '/') {
     super();
     this.socket = io(url, {
-      auth: { kind: 'board' },
+      // A function: each (re)connection sends the key as it is then.
+      auth: (cb) => cb({ kind: 'board', key: staffKey() }),
       autoConnect: false,
       reconnection: true,
       reconnectionDelay: 500,
@@ -299,6 +305,13 @@ export class BoardFeed extends TypedEmitter<FeedEvents> {
 
   connect(): void {
     if (this.closed) return;
+    this.socket.connect();
+  }
+
+  /** Connects again with the current staff key (it changed). */
+  reconnect(): void {
+    if (this.closed) return;
+    this.socket.disconnect();
     this.socket.connect();
   }
 
