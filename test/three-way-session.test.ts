@@ -136,4 +136,17 @@ describe('three-way session', () => {
       return (s['prosecutor'] ?? 0) > 50 && (s['lawyer'] ?? 0) > 50;
     }, 30_000);
   });
+
+  it('mutes and unmutes: the producer pauses in mediasoup and the other page shows it', async () => {
+    const [p, l] = [pages.prosecutor!, pages.lawyer!];
+    const session = server.registry.forRoom(ROOM)!;
+    const prosecutorMic = () => session.partyList().find((x) => x.role === 'prosecutor')?.producerEntries().find((e) => e.source === 'microphone')?.producer;
+    expect(prosecutorMic()?.paused).toBe(false);
+    await p.getByTestId('mute-button').click();
+    await waitFor('prosecutor microphone paused', () => prosecutorMic()?.paused === true);
+    await l.locator('[data-testid="remote-tile"][data-role="prosecutor"] [data-testid="muted-badge"]').waitFor({ timeout: 10_000 });
+    await p.getByTestId('mute-button').click();
+    await waitFor('prosecutor microphone resumed', () => prosecutorMic()?.paused === false);
+    await l.locator('[data-testid="remote-tile"][data-role="prosecutor"] [data-testid="muted-badge"]').waitFor({ state: 'detached', timeout: 10_000 });
+  });
 });
