@@ -2,6 +2,7 @@
 // reports health every few seconds, publishes the room's camera and microphone
 // over plain RTP when the room's session is open, plays the other parties, and
 // reconnects and republishes by itself after a server restart or network drop.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
@@ -36,6 +37,8 @@ export interface AgentOptions {
   /** The address the server sends our players' RTP to (this host as the server sees it). */
   mediaIp: string;
   healthIntervalMs: number;
+  /** Encrypt the published camera and microphone (SRTP) instead of plain RTP. */
+  srtp?: boolean;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -177,7 +180,7 @@ export class RoomAgent {
       let pair = await freePortPair('0.0.0.0', 30000, 39998);
       while (taken.has(pair[0])) pair = await freePortPair('0.0.0.0', 30000, 39998);
       taken.add(pair[0]);
-      tracks.push({ ...t, sourcePort: pair[0], sourceRtcpPort: pair[1] });
+      tracks.push({ ...t, sourcePort: pair[0], sourceRtcpPort: pair[1], ...(this.options.srtp ? { srtpKey: randomBytes(30).toString('base64') } : {}) });
     }
     const { targets } = await this.request('agent:publish', { tracks });
     if (gen !== this.generation) return;

@@ -2,7 +2,8 @@
 // file named by PLEA_AGENT_CONFIG), validated at start:
 //   PLEA_SERVER_URL, PLEA_ROOM_ID, PLEA_ROOM_NAME, PLEA_AGENT_CREDENTIAL,
 //   PLEA_SYNTHETIC=1 (test sources) or PLEA_VIDEO_DEVICE / PLEA_AUDIO_DEVICE,
-//   PLEA_SINK=play|file|null, PLEA_SINK_DIR, PLEA_MEDIA_IP, PLEA_FFMPEG, PLEA_WORK_DIR.
+//   PLEA_SINK=play|file|null, PLEA_SINK_DIR, PLEA_MEDIA_IP, PLEA_FFMPEG, PLEA_WORK_DIR,
+//   PLEA_SRTP=1 (publish camera and microphone as SRTP).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,7 @@ const AgentConfig = Type.Object(
     ffmpeg: Type.String(),
     workDir: Type.String({ minLength: 1 }),
     healthIntervalMs: Type.Integer({ minimum: 500, maximum: 60000 }),
+    srtp: Type.Boolean(),
   },
   { additionalProperties: false }
 );
@@ -54,6 +56,7 @@ const raw = {
   ffmpeg: env['PLEA_FFMPEG'] ?? '',
   workDir: env['PLEA_WORK_DIR'] ?? path.join(os.tmpdir(), 'plea-room-agent'),
   healthIntervalMs: 5000,
+  srtp: /^(1|true|yes)$/i.test(env['PLEA_SRTP'] ?? ''),
   ...fileConfig,
 };
 const checked = checker(AgentConfig).check(raw);
@@ -83,6 +86,7 @@ const agent = new RoomAgent({
   play: true,
   mediaIp: c.mediaIp,
   healthIntervalMs: c.healthIntervalMs,
+  srtp: c.srtp,
   log: (level, msg, extra) => log[level](extra ?? {}, msg),
 });
 agent.start();

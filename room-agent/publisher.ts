@@ -17,7 +17,12 @@ export const publishTracks = (seed: number): PlainTrack[] => [
 
 function rtpUrl(t: PlainPublishTarget, track: PlainTrack): string {
   const local = track.sourcePort ? `&localrtpport=${track.sourcePort}&localrtcpport=${track.sourceRtcpPort ?? track.sourcePort + 1}` : '';
-  return `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200${local}`;
+  return `${track.srtpKey ? 'srtp' : 'rtp'}://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200${local}`;
+}
+
+/** With SRTP, ffmpeg encrypts with the track's key (the server was given the same). */
+function srtpOptions(track: PlainTrack): string[] {
+  return track.srtpKey ? ['-srtp_out_suite', 'AES_CM_128_HMAC_SHA1_80', '-srtp_out_params', track.srtpKey] : [];
 }
 
 export interface PublisherEvents {
@@ -61,12 +66,12 @@ export class Publisher {
         '-c:v', 'libvpx', '-b:v', '1000k', '-g', '30', '-keyint_min', '30', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0', '-error-resilient', '1',
       ]);
     }
-    cmd.outputOptions(['-payload_type', String(vTrack.payloadType), '-ssrc', String(vTrack.ssrc), '-f', 'rtp']);
+    cmd.outputOptions(['-payload_type', String(vTrack.payloadType), '-ssrc', String(vTrack.ssrc), ...srtpOptions(vTrack), '-f', 'rtp']);
     const audioInput = this.source.kind === 'synthetic' ? '0:a:0' : '1:a:0';
     cmd.output(rtpUrl(audio, aTrack)).outputOptions([
       '-map', audioInput,
       ...(this.source.kind === 'synthetic' ? ['-c:a', 'copy'] : ['-c:a', 'libopus', '-b:a', '48k', '-ac', '2', '-ar', '48000']),
-      '-payload_type', String(aTrack.payloadType), '-ssrc', String(aTrack.ssrc), '-f', 'rtp',
+      '-payload_type', String(aTrack.payloadType), '-ssrc', String(aTrack.ssrc), ...srtpOptions(aTrack), '-f', 'rtp',
     ]);
     cmd.addOption('-loglevel', 'error');
     cmd.on('stderr', (line: string) => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { freeTcpPort, inProcessAgent, producerBytes } from './helpers/agent.js';
 import type { RoomAgent } from '../room-agent/agent.js';
+import { syntheticRoomAgent } from '../server/demo-agents.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-agent-'));
 let agent: RoomAgent | null = null;
@@ -58,6 +59,27 @@ describe('room agent', () => {
     } finally {
       await agent.stop();
       agent = null;
+      await server.cleanup();
+    }
+  });
+
+  it('publishes over SRTP when asked: the server decrypts what the agent encrypts', async () => {
+    const server = await startTestServer({ rooms: 1 });
+    const room = server.config.site.rooms[0]!.id;
+    const srtpAgent = syntheticRoomAgent(server, room, { srtp: true, workDir: path.join(server.config.dataDir, 'srtp-agent') });
+    srtpAgent.start();
+    try {
+      const party = () => server.registry.forRoom(room)?.partyList().find((p) => p.role === 'room');
+      await waitFor('SRTP producers', () => party()?.producerEntries().length === 2, 30_000);
+      expect(party()!.producerEntries().every((e) => e.producer.appData['srtp'] === true)).toBe(true);
+      // mediasoup drops packets it cannot decrypt: bytes only rise when the keys match.
+      const bytes = await waitFor('decrypted RTP', async () => {
+        const b = await producerBytes(party()!.producerEntries());
+        return (b['video'] ?? 0) > 20_000 && (b['audio'] ?? 0) > 1_000 ? b : null;
+      });
+      expect(bytes['video']).toBeGreaterThan(20_000);
+    } finally {
+      await srtpAgent.stop();
       await server.cleanup();
     }
   });

@@ -287,15 +287,21 @@ export class Party extends TypedEmitter<PartyEvents> {
 
   private async publishTrack(track: PlainTrack, sourceIp: string | undefined, made: types.Transport[]): Promise<PlainPublishTarget> {
       const fixedSource = sourceIp !== undefined && track.sourcePort !== undefined;
+      const srtp = track.srtpKey ? { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: track.srtpKey } : undefined;
       const transport = await this.router.createPlainTransport({
         listenInfo: { protocol: 'udp', ip: this.listen.plainListenIp },
         rtcpMux: false,
         comedia: !fixedSource,
+        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: srtp.cryptoSuite } : {}),
         appData: { partyId: this.id, direction: 'send' },
       });
       made.push(transport);
       this.adopt(transport);
-      if (fixedSource) await transport.connect({ ip: sourceIp, port: track.sourcePort, rtcpPort: track.sourceRtcpPort ?? (track.sourcePort as number) + 1 });
+      if (fixedSource) {
+        await transport.connect({ ip: sourceIp, port: track.sourcePort, rtcpPort: track.sourceRtcpPort ?? (track.sourcePort as number) + 1, ...(srtp ? { srtpParameters: srtp } : {}) });
+      } else if (srtp) {
+        await transport.connect({ srtpParameters: srtp });
+      }
       const producer = await transport.produce({
         kind: track.kind,
         rtpParameters: {
@@ -310,7 +316,7 @@ export class Party extends TypedEmitter<PartyEvents> {
           ],
           encodings: [{ ssrc: track.ssrc }],
         },
-        appData: { source: track.source },
+        appData: { source: track.source, srtp: srtp !== undefined },
       });
       this.adoptProducer(producer, track.source);
       return {

@@ -191,6 +191,8 @@ export const PlainTrack = Type.Object(
      */
     sourcePort: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
     sourceRtcpPort: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
+    /** SRTP (AES_CM_128_HMAC_SHA1_80): the agent's 30-byte master key and salt, base64. */
+    srtpKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{40}$' })),
   },
   { additionalProperties: false }
 );
