@@ -86,16 +86,23 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
   url = config.http.publicUrl || `http://${shownHost}:${port}`;
   schedule.startOverrunWatch();
 
+  // Bookings in their room before a restart get their sessions back first.
+  const reopened = await schedule.reopenLiveSessions();
+  if (reopened.length) log.warn({ bookings: reopened }, 'reopened the sessions of bookings in their rooms');
+  schedule.watchForLostSessions();
+
   if (config.demo.standingSessions) {
-    for (const room of config.site.rooms) await registry.open(room.id, null, 'demo');
+    for (const room of config.site.rooms) if (!registry.forRoom(room.id)) await registry.open(room.id, null, 'demo');
     // A room without a session gets its standing one back (its worker died, or
     // a booking's session ended); a booking's session replaces it meanwhile.
     registry.on('closed', (session, reason) => {
       if (closing || reason === 'replaced by booking') return;
-      setImmediate(() => {
+      // A booking's session lost with its worker is the schedule's to reopen.
+      if (session.bookingId && reason === 'media worker died') return;
+      setTimeout(() => {
         if (closing || registry.forRoom(session.room.id)) return;
         void registry.open(session.room.id, null, 'demo').catch((err: unknown) => log.error({ err }, 'cannot reopen standing session'));
-      });
+      }, reason === 'media worker died' ? 2000 : 0).unref();
     });
   }
 

@@ -392,6 +392,42 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     };
   }
 
+  /**
+   * Bookings of today that are in the room (or in session) need their session:
+   * after a restart, or when their media worker died, it is opened again. A
+   * booking in session goes back to "in room" until its parties are back.
+   */
+  async reopenLiveSessions(): Promise<string[]> {
+    const { date } = this.clock.local();
+    const reopened: string[] = [];
+    for (const row of this.store.rows(date)) {
+      if (row.status !== 'in_room' && row.status !== 'in_session') continue;
+      if (this.registry.forBooking(row.id)) continue;
+      try {
+        const standing = this.registry.forRoom(row.room_id);
+        if (standing && standing.bookingId === null) standing.close('replaced by booking');
+        await this.registry.open(row.room_id, row.id, 'system');
+        if (row.status === 'in_session') {
+          this.store.db.transaction(() => this.store.setStatus(row.id, 'in_room', 'system', 'session reopened')).immediate();
+        }
+        reopened.push(row.id);
+      } catch (err) {
+        this.log.error({ err, bookingId: row.id }, 'cannot reopen the session of a booking in its room');
+      }
+    }
+    if (reopened.length) this.changed(date, reopened, 'session reopened');
+    return reopened;
+  }
+
+  /** Reopens a booking's session that closed without the booking finishing (its media worker died). */
+  watchForLostSessions(): void {
+    this.registry.on('closed', (session, reason) => {
+      if (!session.bookingId || reason !== 'media worker died') return;
+      // Give the pool a moment to replace the dead worker.
+      setTimeout(() => void this.reopenLiveSessions(), 2000).unref();
+    });
+  }
+
   /** Sessions that run past their planned end push what follows, a few minutes at a time. */
   startOverrunWatch(): void {
     const every = this.config.schedule.overrunCheckSeconds * 1000;

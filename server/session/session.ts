@@ -31,7 +31,8 @@ export class Session extends TypedEmitter<SessionEvents> implements ProducerDire
     private readonly listen: TransportListen
   ) {
     super();
-    router.observer.once('close', () => this.close('router closed'));
+    // Its router closes under it only when its media worker goes.
+    router.observer.once('close', () => this.close('media worker died'));
   }
 
   static newId(): string {
