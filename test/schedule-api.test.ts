@@ -206,3 +206,45 @@ describe('live status and the session', () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe('roster, reserved windows and room status', () => {
+  it('keeps a duty roster: a duty booking without a named lawyer gets an on-duty one', async () => {
+    const date = '2026-12-04';
+    expect((await api('POST', '/api/roster', { lawyerId: 'duty-9', date, start: 540, end: 500 })).status).toBe(400);
+    expect(String((await api('POST', '/api/roster', { date, start: 540, end: 660 })).body['message'])).toContain('lawyerId');
+    const shift = await api('POST', '/api/roster', { lawyerId: 'duty-9', date, start: 540, end: 660 });
+    expect(shift.status).toBe(201);
+    const booked = await api('POST', '/api/bookings', bookingRequest({ date, caseNumber: 'R-1', detaineeId: 'RD-9', prosecutorId: 'RP-9', lawyerRole: 'duty', lawyerId: undefined, requestedStart: 573 }));
+    expect(booked.status).toBe(201);
+    expect(booked.body['lawyerId']).toBe('duty-9');
+    // Outside the shift there is no duty lawyer.
+    const none = await api('POST', '/api/bookings', bookingRequest({ date, caseNumber: 'R-2', detaineeId: 'RD-10', prosecutorId: 'RP-10', lawyerRole: 'duty', lawyerId: undefined, requestedStart: 843 }));
+    expect(none.body['reason']).toBe('lawyer_not_on_duty');
+    expect((await api('DELETE', `/api/roster/${String(shift.body['id'])}`)).status).toBe(204);
+    expect((await api('DELETE', `/api/roster/${String(shift.body['id'])}`)).status).toBe(404);
+  });
+
+  it('keeps reserved windows for higher-level procuratorates', async () => {
+    const date = '2026-12-07';
+    expect((await api('POST', '/api/reserved-windows', { priorityClass: 'district', start: 540, end: 600 })).status).toBe(400);
+    const w = await api('POST', '/api/reserved-windows', { priorityClass: 'higher', date, start: 540, end: 660, roomId: 'plea-1' });
+    expect(w.status).toBe(201);
+    const district = await api('POST', '/api/bookings', bookingRequest({ date, caseNumber: 'W-1', detaineeId: 'WD-1', prosecutorId: 'WP-1', lawyerId: 'WL-1', requestedStart: 573, roomId: 'plea-1' }));
+    expect(district.body['reason']).toBe('reserved');
+    const higher = await api('POST', '/api/bookings', bookingRequest({ date, caseNumber: 'W-2', detaineeId: 'WD-2', prosecutorId: 'WP-2', lawyerId: 'WL-2', requestedStart: 573, roomId: 'plea-1', priorityClass: 'higher' }));
+    expect(higher.status).toBe(201);
+    expect((await api('DELETE', `/api/reserved-windows/${String(w.body['id'])}`)).status).toBe(204);
+  });
+
+  it('takes a room out of service: nothing new goes into it', async () => {
+    expect((await api('PUT', '/api/rooms/plea-9/status', { status: 'out_of_service' })).status).toBe(404);
+    expect((await api('PUT', '/api/rooms/plea-4/status', { status: 'broken' })).status).toBe(400);
+    expect((await api('PUT', '/api/rooms/plea-4/status', { status: 'out_of_service' })).status).toBe(200);
+    const res = await api('POST', '/api/bookings', bookingRequest({ date: '2026-12-08', caseNumber: 'S-1', detaineeId: 'SD-1', prosecutorId: 'SP-1', lawyerId: 'SL-1', requestedStart: 573, roomId: 'plea-4' }));
+    expect(res.status).toBe(409);
+    const day = await api<{ rooms: Array<{ id: string; status: string }> }>('GET', '/api/schedule/day?date=2026-12-08');
+    expect(day.body.rooms.find((r) => r.id === 'plea-4')?.status).toBe('out_of_service');
+    expect((await api('PUT', '/api/rooms/plea-4/status', { status: 'active' })).status).toBe(200);
+  });
+});
+

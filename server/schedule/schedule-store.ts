@@ -289,14 +289,18 @@ export class ScheduleStore {
   }
 
   addDutyShift(id: string, s: DutyShift, actor: string): void {
-    this.db.prepare('INSERT INTO duty_shifts (id, lawyer_id, date, start_min, end_min) VALUES (?, ?, ?, ?, ?)').run(id, s.lawyerId, s.date, s.start, s.end);
-    this.audit.append({ actor, action: 'roster.shift_added', subject: `lawyer:${s.lawyerId}`, detail: { id, ...s } });
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO duty_shifts (id, lawyer_id, date, start_min, end_min) VALUES (?, ?, ?, ?, ?)').run(id, s.lawyerId, s.date, s.start, s.end);
+      this.audit.append({ actor, action: 'roster.shift_added', subject: `lawyer:${s.lawyerId}`, detail: { id, ...s } });
+    })();
   }
 
   removeDutyShift(id: string, actor: string): boolean {
-    const res = this.db.prepare('DELETE FROM duty_shifts WHERE id = ?').run(id);
-    if (res.changes) this.audit.append({ actor, action: 'roster.shift_removed', subject: `duty_shift:${id}`, detail: {} });
-    return res.changes > 0;
+    return this.db.transaction(() => {
+      const res = this.db.prepare('DELETE FROM duty_shifts WHERE id = ?').run(id);
+      if (res.changes) this.audit.append({ actor, action: 'roster.shift_removed', subject: `duty_shift:${id}`, detail: {} });
+      return res.changes > 0;
+    })();
   }
 
   reservedWindows(): ReservedWindow[] {
@@ -315,22 +319,28 @@ export class ScheduleStore {
   }
 
   addReservedWindow(w: ReservedWindow, actor: string): void {
-    this.db
-      .prepare('INSERT INTO reserved_windows (id, priority_class, date, weekday, start_min, end_min, room_id, room_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(w.id, w.priorityClass, w.date ?? null, w.weekday ?? null, w.start, w.end, w.roomId ?? null, w.roomKind ?? null);
-    this.audit.append({ actor, action: 'reserved_window.added', subject: `reserved_window:${w.id}`, detail: { ...w } });
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO reserved_windows (id, priority_class, date, weekday, start_min, end_min, room_id, room_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(w.id, w.priorityClass, w.date ?? null, w.weekday ?? null, w.start, w.end, w.roomId ?? null, w.roomKind ?? null);
+      this.audit.append({ actor, action: 'reserved_window.added', subject: `reserved_window:${w.id}`, detail: { ...w } });
+    })();
   }
 
   removeReservedWindow(id: string, actor: string): boolean {
-    const res = this.db.prepare('DELETE FROM reserved_windows WHERE id = ?').run(id);
-    if (res.changes) this.audit.append({ actor, action: 'reserved_window.removed', subject: `reserved_window:${id}`, detail: {} });
-    return res.changes > 0;
+    return this.db.transaction(() => {
+      const res = this.db.prepare('DELETE FROM reserved_windows WHERE id = ?').run(id);
+      if (res.changes) this.audit.append({ actor, action: 'reserved_window.removed', subject: `reserved_window:${id}`, detail: {} });
+      return res.changes > 0;
+    })();
   }
 
   setRoomStatus(roomId: string, status: 'active' | 'out_of_service', actor: string): boolean {
-    const res = this.db.prepare('UPDATE rooms SET status = ? WHERE id = ? AND status <> ?').run(status, roomId, status);
-    if (res.changes) this.audit.append({ actor, action: 'room.status', subject: `room:${roomId}`, detail: { status } });
-    return res.changes > 0;
+    return this.db.transaction(() => {
+      const res = this.db.prepare('UPDATE rooms SET status = ? WHERE id = ? AND status <> ?').run(status, roomId, status);
+      if (res.changes) this.audit.append({ actor, action: 'room.status', subject: `room:${roomId}`, detail: { status } });
+      return res.changes > 0;
+    })();
   }
 
   roomStatuses(): Map<string, 'active' | 'out_of_service'> {
