@@ -8,6 +8,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import type { Logger } from '../logger.js';
 import { repoRoot } from '../config.js';
+import { DomainError } from '../errors.js';
 
 export const pagePaths = ['/', '/session', '/staff'];
 
@@ -39,11 +40,14 @@ export async function buildHttp(log: Logger, plugins: FastifyPluginAsync[]): Pro
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors, dataVar)),
   });
   // Bad input gets 400 with a message naming the field.
-  app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string; code?: string }, req, reply) => {
+  // One error handler for every area: domain refusals with their own code,
+  // Fastify's client errors (bad body, wrong content type) as bad_request.
+  app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
+    if (err instanceof DomainError) return reply.code(err.statusCode).send({ error: err.code, message: err.message });
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) req.log.error({ err }, 'request failed');
-    return reply.code(status).send({ error: status === 500 ? 'internal' : (err.code ?? 'bad_request'), message: status === 500 ? 'internal error' : err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
   await app.register(fastifySwagger, {
     openapi: { info: { title: 'Plea room controller', version: '0.1.0' } },

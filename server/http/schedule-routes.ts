@@ -83,14 +83,6 @@ export const scheduleRoutes = (service: ScheduleService, staff: StaffKeys, publi
     who.set(req, staffId);
     return undefined;
   });
-  app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
-    if (err instanceof ScheduleError) return reply.code(err.status).send({ error: err.code, message: err.message });
-    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
-    // Fastify's own client errors (empty or malformed body, wrong content type).
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
-    req.log.error({ err }, 'schedule request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
-  });
   const actorOf = (req: object) => `staff:${who.get(req) ?? 'unknown'}`;
 
   r.get('/api/schedule/day', { schema: { querystring: Type.Object({ date: Type.Optional(IsoDateString) }), response: { 200: DayView, 400: ErrorReply } } }, async (req) =>

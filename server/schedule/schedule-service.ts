@@ -6,6 +6,7 @@
 // processes) can never both take the same room, detainee, prosecutor or lawyer.
 // At "in room" the booking's media session opens; at "finished" it closes.
 import type { Config } from '../config.js';
+import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { TypedEmitter } from '../events.js';
 import type { SessionRegistry } from '../session/session-registry.js';
@@ -16,12 +17,9 @@ import { Schedule, type BookingChange } from './scheduler.js';
 import { windowsOn, assertIsoDate, formatMinute } from './windows.js';
 import { HoldConflict, HOLDING, ScheduleStore, bookingOf, viewOf, type BookingView, type LiveStatus } from './schedule-store.js';
 import { SiteClock } from './site-clock.js';
+import type { DayViewT } from './schedule-api.js';
 
-export class ScheduleError extends Error {
-  constructor(readonly status: 400 | 404 | 409, readonly code: string, message: string) {
-    super(message);
-  }
-}
+export class ScheduleError extends DomainError {}
 
 export type PlaceOutcome =
   | { ok: true; booking: BookingView }
@@ -53,23 +51,8 @@ const manualNext: Record<LiveStatus, LiveStatus[]> = {
   displaced: [],
 };
 
-export interface CapacityBlock {
-  start: number;
-  end: number;
-  designed: number;
-  scheduled: number;
-  inProgress: number;
-  finished: number;
-}
-
-export interface DayView {
-  date: IsoDate;
-  windows: Array<{ start: number; end: number }>;
-  rooms: Array<{ id: string; kind: 'interrogation' | 'plea'; name: string; nameEn: string; status: 'active' | 'out_of_service' }>;
-  bookings: BookingView[];
-  capacity: { designedPerBlock: number; blocks: CapacityBlock[] };
-  now: { date: IsoDate; minute: number };
-}
+/** A day of the schedule as the API and the staff page see it: the API schema's type. */
+export type DayView = DayViewT;
 
 export class ScheduleService extends TypedEmitter<ServiceEvents> {
   readonly clock: SiteClock;
@@ -164,11 +147,8 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     }
     const out = this.write(date, (schedule) => {
       const res = schedule.plan(requests);
-      let next = Number(this.store.nextId(date).split('-')[1]);
-      const placed = res.placed.map((b) => {
-        const id = `B${date.replace(/-/g, '')}-${String(next++).padStart(3, '0')}`;
-        return viewOf(this.store.insert({ ...b, id }, actor, 'batch plan'));
-      });
+      let next = this.store.nextNumber(date);
+      const placed = res.placed.map((b) => viewOf(this.store.insert({ ...b, id: ScheduleStore.bookingId(date, next++) }, actor, 'batch plan')));
       return { placed, unplaced: res.unplaced.map((u) => ({ caseNumber: u.request.caseNumber, reason: u.reason })) };
     });
     this.changed(date, out.placed.map((b) => b.id), 'planned');

@@ -10,8 +10,10 @@ import type { Booking, BookingRequest, DutyShift, IsoDate, ReservedWindow, Room,
 import { DEFAULT_ROOM_KINDS } from './model.js';
 import { detaineeSpan, roomSlot } from './scheduler.js';
 import { hhmm } from './windows.js';
+import type { Static } from 'typebox';
+import type { BookingViewT, LiveStatus as LiveStatusSchema } from './schedule-api.js';
 
-export type LiveStatus = 'scheduled' | 'escorting' | 'in_room' | 'in_session' | 'finished' | 'no_show' | 'cancelled' | 'displaced';
+export type LiveStatus = Static<typeof LiveStatusSchema>;
 /** Statuses in which a booking holds its room and people. */
 export const HOLDING: readonly LiveStatus[] = ['scheduled', 'escorting', 'in_room', 'in_session', 'finished'];
 
@@ -41,29 +43,8 @@ export interface BookingRow {
   version: number;
 }
 
-/** A booking as the API and the pages see it. */
-export interface BookingView {
-  id: string;
-  date: string;
-  roomId: string;
-  start: number;
-  end: number;
-  escortBeforeMin: number;
-  changeoverAfterMin: number;
-  status: LiveStatus;
-  caseNumber: string;
-  detaineeId: string;
-  procuratorateId: string;
-  priorityClass: 'district' | 'higher' | 'sibling';
-  prosecutorId: string;
-  lawyerRole: 'duty' | 'defence';
-  lawyerId: string;
-  sessionKind: 'arraignment' | 'plea_hearing' | 'bail_hearing';
-  requestedStart: number;
-  durationMin: number;
-  version: number;
-  updatedAt: string;
-}
+/** A booking as the API and the pages see it: the API schema's type. */
+export type BookingView = BookingViewT;
 
 export function viewOf(r: BookingRow): BookingView {
   return {
@@ -184,10 +165,20 @@ export class ScheduleStore {
     return this.db.prepare('SELECT * FROM bookings WHERE id = ?').get(id) as BookingRow | undefined;
   }
 
-  nextId(date: IsoDate): string {
+  /** Booking ids: B<date>-<number of the day>, e.g. B20261127-007. */
+  static bookingId(date: IsoDate, n: number): string {
+    return `B${date.replace(/-/g, '')}-${String(n).padStart(3, '0')}`;
+  }
+
+  /** The number the next booking of the day gets. */
+  nextNumber(date: IsoDate): number {
     const prefix = `B${date.replace(/-/g, '')}-`;
     const row = this.db.prepare("SELECT MAX(CAST(SUBSTR(id, ?) AS INTEGER)) AS n FROM bookings WHERE id LIKE ? || '%'").get(prefix.length + 1, prefix) as { n: number | null };
-    return `${prefix}${String((row.n ?? 0) + 1).padStart(3, '0')}`;
+    return (row.n ?? 0) + 1;
+  }
+
+  nextId(date: IsoDate): string {
+    return ScheduleStore.bookingId(date, this.nextNumber(date));
   }
 
   private hold(b: Booking): void {
