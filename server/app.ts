@@ -70,7 +70,7 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'));
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
-  await http.register(siteRoutes({ config, registry, signalling, tokens, audit }));
+  await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, staffKeys, () => url));
   try {
     await http.listen({ host: config.http.host, port: config.http.port });

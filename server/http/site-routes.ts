@@ -16,6 +16,8 @@ export interface SiteDeps {
   signalling: Signalling;
   tokens: JoinTokens;
   audit: AuditTrail;
+  /** Rooms' service status as stored (staff set it on the board). */
+  roomStatuses: () => Map<string, 'active' | 'out_of_service'>;
 }
 
 const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() });
@@ -46,9 +48,9 @@ export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) =>
     sessions: deps.registry.list().length,
   }));
 
-  r.get('/api/site', { schema: { response: { 200: Type.Object({ name: Type.String(), rooms: Type.Array(RoomView) }) } } }, async () => ({
-    name: deps.config.site.name,
-    rooms: deps.config.site.rooms.map((room) => {
+  r.get('/api/site', { schema: { response: { 200: Type.Object({ name: Type.String(), rooms: Type.Array(RoomView) }) } } }, async () => {
+    const statuses = deps.roomStatuses();
+    const rooms = deps.config.site.rooms.map((room) => {
       const session = deps.registry.forRoom(room.id);
       const agent = deps.signalling.agentStatus(room.id);
       return {
@@ -56,12 +58,13 @@ export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) =>
         kind: room.kind,
         name: room.name,
         nameEn: room.nameEn,
-        status: 'active' as const,
+        status: statuses.get(room.id) ?? 'active',
         session: session ? { sessionId: session.id, parties: session.partyList().length } : null,
         agent: { online: agent.online, health: agent.health },
       };
-    }),
-  }));
+    });
+    return { name: deps.config.site.name, rooms };
+  });
 
   r.get('/api/sessions', { schema: { response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }) } } }, async () => ({
     sessions: deps.registry.list().map((s) => ({

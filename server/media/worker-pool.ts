@@ -1,11 +1,10 @@
 // The mediasoup worker pool: one worker per core by default. Routers go to the
 // least-loaded worker. A worker that dies is replaced; its routers are gone, so
-// the pool tells its owner, which closes the sessions that lived there.
+// the sessions that lived there close themselves when their routers go.
 import os from 'node:os';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
-import { TypedEmitter } from '../events.js';
 
 export interface WorkerPoolOptions {
   workers: number;
@@ -15,20 +14,16 @@ export interface WorkerPoolOptions {
   logLevel?: types.WorkerLogLevel;
 }
 
-type PoolEvents = { workerdied: [pid: number] };
-
 interface Slot {
   worker: types.Worker;
   routers: number;
 }
 
-export class WorkerPool extends TypedEmitter<PoolEvents> {
+export class WorkerPool {
   private readonly slots: Slot[] = [];
   private closed = false;
 
-  private constructor(private readonly options: WorkerPoolOptions, private readonly log: Logger) {
-    super();
-  }
+  private constructor(private readonly options: WorkerPoolOptions, private readonly log: Logger) {}
 
   static async create(options: WorkerPoolOptions, log: Logger): Promise<WorkerPool> {
     const pool = new WorkerPool(options, log);
@@ -50,8 +45,8 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
     });
     worker.on('died', (error) => {
       if (this.closed) return;
+      // Its routers close with it, and each session closes itself ('media worker died').
       this.log.error({ pid: worker.pid, err: error }, 'mediasoup worker died; replacing it');
-      this.emit('workerdied', worker.pid);
       void this.spawn(index, count).then(
         (replacement) => {
           if (this.closed) {

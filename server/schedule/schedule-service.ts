@@ -214,7 +214,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     const row = this.mustRow(id);
     if (!['scheduled', 'escorting', 'in_room'].includes(row.status)) throw new ScheduleError(409, 'wrong_status', `booking ${id} is ${row.status}`);
     const after = this.store.db.transaction(() => this.store.setStatus(id, 'no_show', actor, note)).immediate();
-    this.closeSessionOf(row.room_id, id, 'no-show');
+    this.closeSessionOf(id, 'no-show');
     this.changed(row.date, [id], 'no_show');
     return viewOf(after);
   }
@@ -247,7 +247,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
         throw new ScheduleError(409, 'session_not_opened', `the session of room ${after.room_id} could not open: ${(err as Error).message}`);
       }
     }
-    if (status === 'finished' || status === 'escorting' || status === 'scheduled') this.closeSessionOf(after.room_id, id, status === 'finished' ? 'finished' : 'booking stepped back');
+    if (status === 'finished' || status === 'escorting' || status === 'scheduled') this.closeSessionOf(id, status === 'finished' ? 'finished' : 'booking stepped back');
     this.changed(after.date, [id], `status.${status}`);
     return viewOf(after);
   }
@@ -305,7 +305,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     }
   }
 
-  private closeSessionOf(_roomId: string, bookingId: string, reason: string): void {
+  private closeSessionOf(bookingId: string, reason: string): void {
     this.registry.forBooking(bookingId)?.close(reason);
   }
 

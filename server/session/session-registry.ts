@@ -23,10 +23,6 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
   ) {
     super();
     this.rooms = new Map(config.site.rooms.map((r) => [r.id, r]));
-    pool.on('workerdied', () => {
-      // Routers on a dead worker are gone; their sessions close and reopen if standing.
-      for (const s of this.list()) if (s.router.closed) s.close('media worker died');
-    });
   }
 
   room(roomId: string): RoomConfig | undefined {
