@@ -37,7 +37,8 @@ function systemPackages() {
   const isRoot = process.getuid?.() === 0;
   const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
   const needWorkerBuild = !existsSync(workerBinPath() ?? '/nonexistent');
-  const wanted = ['ffmpeg', 'fonts-noto-cjk'];
+  // xorriso writes and burns disc images; bsdtar (libarchive-tools) reads them back independently.
+  const wanted = ['ffmpeg', 'fonts-noto-cjk', 'xorriso', 'libarchive-tools'];
   if (wantBrowser) wanted.push('chromium');
   if (needWorkerBuild) {
     wanted.push('build-essential', 'python3', 'pkg-config', 'ninja-build', 'libuv1-dev', 'libssl-dev', 'libsrtp2-dev', 'libusrsctp-dev', 'libabsl-dev', 'libflatbuffers-dev', 'flatbuffers-compiler');
