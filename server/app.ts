@@ -96,13 +96,13 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
     // A room without a session gets its standing one back (its worker died, or
     // a booking's session ended); a booking's session replaces it meanwhile.
     registry.on('closed', (session, reason) => {
-      if (closing || reason === 'replaced by booking') return;
+      if (closing || reason === 'replaced_by_booking') return;
       // A booking's session lost with its worker is the schedule's to reopen.
-      if (session.bookingId && reason === 'media worker died') return;
+      if (session.bookingId && reason === 'worker_died') return;
       setTimeout(() => {
         if (closing || registry.forRoom(session.room.id)) return;
         void registry.open(session.room.id, null, 'demo').catch((err: unknown) => log.error({ err }, 'cannot reopen standing session'));
-      }, reason === 'media worker died' ? 2000 : 0).unref();
+      }, reason === 'worker_died' ? 2000 : 0).unref();
     });
   }
 
@@ -112,7 +112,7 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
       if (closing) return;
       closing = true;
       schedule.stop();
-      registry.closeAll('shutdown');
+      registry.closeAll('server_stopping');
       await signalling.close();
       await http.close();
       pool.close();

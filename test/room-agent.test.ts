@@ -53,7 +53,7 @@ describe('room agent', () => {
       expect(again['video']).toBeGreaterThan(20_000);
       expect(agent.health().network.reconnects).toBeGreaterThanOrEqual(1);
       // The sessions of the first run were closed at start, with their audit entries.
-      const closed = server.db.prepare("SELECT COUNT(*) AS n FROM sessions WHERE status = 'closed' AND close_reason IN ('shutdown', 'server restarted')").get() as { n: number };
+      const closed = server.db.prepare("SELECT COUNT(*) AS n FROM sessions WHERE status = 'closed' AND close_reason IN ('server_stopping', 'server_restarted')").get() as { n: number };
       expect(closed.n).toBeGreaterThanOrEqual(1);
       expect(server.audit.verify()).toBeNull();
     } finally {

@@ -18,6 +18,7 @@ import { windowsOn, assertIsoDate, formatMinute } from './windows.js';
 import { HoldConflict, HOLDING, ScheduleStore, bookingOf, viewOf, type BookingView, type LiveStatus } from './schedule-store.js';
 import { SiteClock } from './site-clock.js';
 import type { DayViewT } from './schedule-api.js';
+import type { SessionCloseReason } from '../session/close-reason.js';
 
 export class ScheduleError extends DomainError {}
 
@@ -214,7 +215,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     const row = this.mustRow(id);
     if (!['scheduled', 'escorting', 'in_room'].includes(row.status)) throw new ScheduleError(409, 'wrong_status', `booking ${id} is ${row.status}`);
     const after = this.store.db.transaction(() => this.store.setStatus(id, 'no_show', actor, note)).immediate();
-    this.closeSessionOf(id, 'no-show');
+    this.closeSessionOf(id, 'booking_no_show');
     this.changed(row.date, [id], 'no_show');
     return viewOf(after);
   }
@@ -239,7 +240,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     if (status === 'in_room') {
       try {
         const open = this.registry.forRoom(after.room_id);
-        if (open && open.bookingId === null) open.close('replaced by booking');
+        if (open && open.bookingId === null) open.close('replaced_by_booking');
         await this.registry.open(after.room_id, id, actor);
       } catch (err) {
         this.store.db.transaction(() => this.store.setStatus(id, before.status, 'system', `session could not open: ${(err as Error).message}`)).immediate();
@@ -247,7 +248,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
         throw new ScheduleError(409, 'session_not_opened', `the session of room ${after.room_id} could not open: ${(err as Error).message}`);
       }
     }
-    if (status === 'finished' || status === 'escorting' || status === 'scheduled') this.closeSessionOf(id, status === 'finished' ? 'finished' : 'booking stepped back');
+    if (status === 'finished' || status === 'escorting' || status === 'scheduled') this.closeSessionOf(id, status === 'finished' ? 'booking_finished' : 'booking_stepped_back');
     this.changed(after.date, [id], `status.${status}`);
     return viewOf(after);
   }
@@ -305,7 +306,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     }
   }
 
-  private closeSessionOf(bookingId: string, reason: string): void {
+  private closeSessionOf(bookingId: string, reason: SessionCloseReason): void {
     this.registry.forBooking(bookingId)?.close(reason);
   }
 
@@ -385,7 +386,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
       if (this.registry.forBooking(row.id)) continue;
       try {
         const standing = this.registry.forRoom(row.room_id);
-        if (standing && standing.bookingId === null) standing.close('replaced by booking');
+        if (standing && standing.bookingId === null) standing.close('replaced_by_booking');
         await this.registry.open(row.room_id, row.id, 'system');
         if (row.status === 'in_session') {
           this.store.db.transaction(() => this.store.setStatus(row.id, 'in_room', 'system', 'session reopened')).immediate();
@@ -402,7 +403,7 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
   /** Reopens a booking's session that closed without the booking finishing (its media worker died). */
   watchForLostSessions(): void {
     this.registry.on('closed', (session, reason) => {
-      if (!session.bookingId || reason !== 'media worker died') return;
+      if (!session.bookingId || reason !== 'worker_died') return;
       // Give the pool a moment to replace the dead worker.
       setTimeout(() => void this.reopenLiveSessions(), 2000).unref();
     });

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
 import { TypedEmitter } from '../events.js';
+import type { PartyLeaveReason } from './close-reason.js';
 import type {
   ConsumerInfo,
   DtlsParameters,
@@ -39,7 +40,7 @@ export type PartyEvents = {
   'producer-paused': [{ producerId: string; partyId: string }];
   'producer-resumed': [{ producerId: string; partyId: string }];
   'consumer-closed': [{ consumerId: string; producerId: string }];
-  closed: [reason: string];
+  closed: [reason: PartyLeaveReason];
 };
 
 interface ProducerEntry {
@@ -378,7 +379,7 @@ export class Party extends TypedEmitter<PartyEvents> {
     transport.observer.once('close', () => this.transports.delete(transport.id));
   }
 
-  close(reason: string): void {
+  close(reason: PartyLeaveReason): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
     // Closing a transport closes its producers and consumers.

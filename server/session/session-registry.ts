@@ -7,8 +7,9 @@ import { TypedEmitter } from '../events.js';
 import { WorkerPool, mediaCodecs } from '../media/worker-pool.js';
 import { Session } from './session.js';
 import type { SessionStore } from './session-store.js';
+import type { SessionCloseReason } from './close-reason.js';
 
-type RegistryEvents = { opened: [Session]; closed: [Session, string] };
+type RegistryEvents = { opened: [Session]; closed: [Session, SessionCloseReason] };
 
 export class SessionRegistry extends TypedEmitter<RegistryEvents> {
   private readonly byRoom = new Map<string, Session>();
@@ -100,11 +101,11 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     return session;
   }
 
-  close(roomId: string, reason: string): void {
+  close(roomId: string, reason: SessionCloseReason): void {
     this.byRoom.get(roomId)?.close(reason);
   }
 
-  closeAll(reason: string): void {
+  closeAll(reason: SessionCloseReason): void {
     for (const s of this.list()) s.close(reason);
   }
 }

@@ -3,6 +3,7 @@
 import type { Db } from '../db/database.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { PartyRole } from '../signalling/protocol.js';
+import type { PartyLeaveReason, SessionCloseReason } from './close-reason.js';
 
 export class SessionStore {
   constructor(private readonly db: Db, private readonly audit: AuditTrail) {}
@@ -13,9 +14,9 @@ export class SessionStore {
       const now = new Date().toISOString();
       const stale = this.db.prepare("SELECT id FROM sessions WHERE status = 'open'").all() as Array<{ id: string }>;
       for (const s of stale) {
-        this.db.prepare("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = 'server restarted' WHERE id = ?").run(now, s.id);
+        this.db.prepare("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = 'server_restarted' WHERE id = ?").run(now, s.id);
         this.db.prepare("UPDATE parties SET left_at = ?, leave_reason = 'server restarted' WHERE session_id = ? AND left_at IS NULL").run(now, s.id);
-        this.audit.append({ actor: 'system', action: 'session.closed', subject: `session:${s.id}`, detail: { reason: 'server restarted' } });
+        this.audit.append({ actor: 'system', action: 'session.closed', subject: `session:${s.id}`, detail: { reason: 'server_restarted' } });
       }
       return stale.length;
     })();
@@ -30,7 +31,7 @@ export class SessionStore {
     })();
   }
 
-  closed(sessionId: string, reason: string, actor: string): void {
+  closed(sessionId: string, reason: SessionCloseReason, actor: string): void {
     this.db.transaction(() => {
       const now = new Date().toISOString();
       this.db.prepare("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ? AND status = 'open'").run(now, reason, sessionId);
@@ -47,7 +48,7 @@ export class SessionStore {
     })();
   }
 
-  partyLeft(sessionId: string, partyId: string, reason: string): void {
+  partyLeft(sessionId: string, partyId: string, reason: PartyLeaveReason): void {
     this.db.transaction(() => {
       this.db.prepare('UPDATE parties SET left_at = ?, leave_reason = ? WHERE id = ? AND left_at IS NULL').run(new Date().toISOString(), reason, partyId);
       this.audit.append({ actor: `party:${partyId}`, action: 'party.left', subject: `session:${sessionId}`, detail: { reason } });

@@ -7,15 +7,16 @@ import { TypedEmitter } from '../events.js';
 import type { PartyRole, PartyView, ProducerView, SessionView } from '../signalling/protocol.js';
 import type { RoomConfig } from '../config.js';
 import { Party, type ProducerDirectory, type TransportListen } from './party.js';
+import type { PartyLeaveReason, SessionCloseReason } from './close-reason.js';
 
 export type SessionEvents = {
   'party-joined': [Party];
-  'party-left': [Party, string];
+  'party-left': [Party, PartyLeaveReason];
   'producer-added': [ProducerView];
   'producer-removed': [{ producerId: string; partyId: string }];
   'producer-paused': [{ producerId: string; partyId: string }];
   'producer-resumed': [{ producerId: string; partyId: string }];
-  closed: [reason: string];
+  closed: [reason: SessionCloseReason];
 };
 
 export class Session extends TypedEmitter<SessionEvents> implements ProducerDirectory {
@@ -32,7 +33,7 @@ export class Session extends TypedEmitter<SessionEvents> implements ProducerDire
   ) {
     super();
     // Its router closes under it only when its media worker goes.
-    router.observer.once('close', () => this.close('media worker died'));
+    router.observer.once('close', () => this.close('worker_died'));
   }
 
   static newId(): string {
@@ -95,10 +96,18 @@ export class Session extends TypedEmitter<SessionEvents> implements ProducerDire
     };
   }
 
-  close(reason: string): void {
+  private closeReasonValue: SessionCloseReason | null = null;
+
+  /** Why the session closed, once it has. */
+  get closeReason(): SessionCloseReason | null {
+    return this.closeReasonValue;
+  }
+
+  close(reason: SessionCloseReason): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    for (const party of this.partyList()) party.close(`session closed: ${reason}`);
+    this.closeReasonValue = reason;
+    for (const party of this.partyList()) party.close('session_closed');
     if (!this.router.closed) this.router.close();
     this.emit('closed', reason);
   }

@@ -13,6 +13,7 @@ import type { SessionRegistry } from '../session/session-registry.js';
 import type { SessionStore } from '../session/session-store.js';
 import type { Session } from '../session/session.js';
 import { RequestError, type Party } from '../session/party.js';
+import type { PartyLeaveReason } from '../session/close-reason.js';
 import {
   HandshakeAuth,
   clientEventSchemas,
@@ -206,7 +207,7 @@ class Connection {
       const ack = args[args.length - 1];
       if (typeof ack === 'function') (ack as (r: Reply<never>) => void)({ ok: false, error: { code: 'bad_request', message: `unknown event ${event}` } });
     });
-    socket.on('disconnect', (reason) => this.leave(`disconnected: ${reason}`));
+    socket.on('disconnect', () => this.leave('disconnected'));
   }
 
   private handle<E extends ClientEventName>(event: E, fn: (payload: ClientPayload<E>) => Promise<ClientReply<E>> | ClientReply<E>): void {
@@ -266,7 +267,7 @@ class Connection {
     const role = data.kind === 'agent' ? 'room' : data.claims.role;
     if (role === 'room') {
       // A room has one agent: a restarted agent replaces its stale party.
-      for (const p of session.partyList()) if (p.role === 'room') p.close('replaced by a new room agent connection');
+      for (const p of session.partyList()) if (p.role === 'room') p.close('replaced');
     }
     const name = displayName ?? (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames[role] ?? role);
     const party = session.addParty(role, name);
@@ -282,11 +283,11 @@ class Connection {
     const self = party.id;
     const listeners = {
       partyJoined: (p: Party) => p.id !== self && s.emit('party:joined', p.view()),
-      partyLeft: (p: Party, reason: string) => {
+      partyLeft: (p: Party, reason: PartyLeaveReason) => {
         if (p.id === self) {
           // Closed from elsewhere (session closing, replaced): the socket stays, the party is gone.
           this.release();
-          if (session.closed) s.emit('session:closed', { sessionId: session.id, reason: reason.replace(/^session closed: /, '') });
+          if (session.closed) s.emit('session:closed', { sessionId: session.id, reason: session.closeReason ?? 'server_stopping' });
           else s.emit('party:left', { partyId: p.id, reason });
           return;
         }
@@ -322,7 +323,7 @@ class Connection {
     this.session = null;
   }
 
-  private leave(reason: string): void {
+  private leave(reason: PartyLeaveReason): void {
     const party = this.party;
     this.release();
     party?.close(reason);
