@@ -134,4 +134,45 @@ export const migrations: Migration[] = [
       CREATE INDEX notices_booking ON notices(booking_id);
     `,
   },
+  {
+    version: 3,
+    name: 'recordings: one per booking, hash-chained segments (originals and evidence video), gaps with typed causes',
+    sql: `
+      CREATE TABLE recordings (
+        booking_id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('recording', 'finished')),
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        session_clock_origin TEXT NOT NULL
+      );
+      CREATE TABLE recording_segments (
+        booking_id TEXT NOT NULL REFERENCES recordings(booking_id),
+        seq INTEGER NOT NULL CHECK (seq >= 1),
+        source TEXT NOT NULL CHECK (source IN ('original', 'evidence')),
+        track TEXT NOT NULL,
+        party_id TEXT,
+        path TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT NOT NULL,
+        bytes INTEGER NOT NULL CHECK (bytes >= 0),
+        sha256 TEXT NOT NULL,
+        chain_hash TEXT NOT NULL,
+        container TEXT NOT NULL,
+        codec TEXT NOT NULL,
+        PRIMARY KEY (booking_id, seq),
+        UNIQUE (booking_id, path)
+      ) WITHOUT ROWID;
+      CREATE TABLE recording_gaps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        booking_id TEXT NOT NULL REFERENCES recordings(booking_id),
+        source TEXT NOT NULL CHECK (source IN ('original', 'evidence')),
+        track TEXT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        cause TEXT NOT NULL
+      );
+      CREATE INDEX recording_gaps_booking ON recording_gaps(booking_id, started_at);
+    `,
+  },
 ];
