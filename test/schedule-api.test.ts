@@ -114,14 +114,27 @@ describe('booking', () => {
   });
 
   it('plans a day in batch, priority first', async () => {
-    const requests = Array.from({ length: 30 }, (_, i) =>
-      bookingRequest({ date: '2026-11-30', caseNumber: `B-${i}`, detaineeId: `BD-${i}`, prosecutorId: `BP-${i % 6}`, lawyerId: `BL-${i % 8}`, requestedStart: 545, priorityClass: i % 5 === 0 ? 'higher' : 'district' })
-    );
-    const res = await api<{ placed: Array<{ caseNumber: string; start: number }>; unplaced: unknown[] }>('POST', '/api/bookings/plan', { date: '2026-11-30', requests });
+    // Every request wants plea-3 (say, the one room with the interpreter's line): the room holds
+    // 16 twelve-minute sessions a day (8 per two-hour block), and 30 ask for it. The 24 district
+    // requests come first in the input, the 6 higher-level ones last: planned in input order the
+    // district ones would fill the room and every higher-level request would be left out.
+    const requests = Array.from({ length: 30 }, (_, i) => {
+      const higher = i >= 24;
+      return bookingRequest({
+        date: '2026-11-30', caseNumber: `B-${i}`, detaineeId: `BD-${i}`, prosecutorId: `BP-${i}`, lawyerId: `BL-${i}`,
+        requestedStart: 545, roomId: 'plea-3', priorityClass: higher ? 'higher' : 'district',
+      });
+    });
+    const res = await api<{ placed: Array<{ caseNumber: string; roomId: string; priorityClass: string }>; unplaced: Array<{ caseNumber: string; reason: string }> }>('POST', '/api/bookings/plan', { date: '2026-11-30', requests });
     expect(res.status).toBe(200);
-    expect(res.body.placed.length + res.body.unplaced.length).toBe(30);
-    const higher = res.body.placed.filter((b) => Number(b.caseNumber.slice(2)) % 5 === 0);
-    expect(higher).toHaveLength(6);
+    expect(res.body.placed).toHaveLength(16);
+    expect(res.body.placed.every((b) => b.roomId === 'plea-3')).toBe(true);
+    const placed = new Set(res.body.placed.map((b) => b.caseNumber));
+    // All six higher-level requests are placed although they came last; ten district ones fill the rest.
+    expect(requests.slice(24).filter((q) => placed.has(String(q['caseNumber'])))).toHaveLength(6);
+    expect(res.body.placed.filter((b) => b.priorityClass === 'district')).toHaveLength(10);
+    expect(res.body.unplaced).toHaveLength(14);
+    expect(res.body.unplaced.every((u) => Number(u.caseNumber.slice(2)) < 24 && u.reason === 'room_busy')).toBe(true);
   });
 });
 
