@@ -19,6 +19,7 @@ import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
 import { ScheduleStore } from './schedule/schedule-store.js';
 import { ScheduleService } from './schedule/schedule-service.js';
+import type { SiteClock } from './schedule/site-clock.js';
 
 export interface RunningServer {
   config: Config;
@@ -37,7 +38,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger?: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /** The detention centre's wall clock (default: the real one in config.site.timeZone); tests set the site's hour. */
+  clock?: SiteClock;
+}
+
+export async function startServer(config: Config, logger?: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const log = logger ?? createRootLogger(config.logLevel);
   const db = openDatabase(path.join(config.dataDir, 'plea.sqlite'));
   const audit = new AuditTrail(db);
@@ -67,7 +73,7 @@ export async function startServer(config: Config, logger?: Logger): Promise<Runn
     agentCredentials: secrets.agentCredentials,
     log: componentLogger(log, 'signalling'),
   });
-  const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'));
+  const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'), options.clock);
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../server/config.js';
 import { startServer, type RunningServer } from '../../server/app.js';
 import { createRootLogger } from '../../server/logger.js';
+import type { SiteClock } from '../../server/schedule/site-clock.js';
 
 export interface TestServerOptions {
   rooms?: number;
@@ -12,6 +13,8 @@ export interface TestServerOptions {
   port?: number;
   standingSessions?: boolean;
   overrides?: Record<string, unknown>;
+  /** The site's wall clock (default: the real one). */
+  clock?: SiteClock;
 }
 
 export function testConfig(options: TestServerOptions = {}): Config {
@@ -34,7 +37,7 @@ export function testConfig(options: TestServerOptions = {}): Config {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<RunningServer & { cleanup(): Promise<void> }> {
   const config = testConfig(options);
-  const server = await startServer(config, createRootLogger(config.logLevel));
+  const server = await startServer(config, createRootLogger(config.logLevel), options.clock ? { clock: options.clock } : {});
   return Object.assign(server, {
     async cleanup() {
       await server.close();
