@@ -122,7 +122,10 @@ interface Window {
 }
 
 async function measure(workerPids: number[], producers: types.Producer[], consumers: types.Consumer[], seconds: number): Promise<Window> {
-  const sumConsumers = async () => (await Promise.all(consumers.map((c) => c.getStats()))).flat().reduce((n, s) => n + (s.packetCount ?? 0), 0);
+  // A consumer's getStats() holds its own outbound-rtp and its producer's
+  // inbound-rtp: count the outbound only, or every packet counts twice.
+  const sumConsumers = async () =>
+    (await Promise.all(consumers.map((c) => c.getStats()))).flat().reduce((n, s) => n + (s.type === 'outbound-rtp' ? (s.packetCount ?? 0) : 0), 0);
   const sumProducers = async () => {
     const stats = (await Promise.all(producers.map((p) => p.getStats()))).flat();
     return { received: stats.reduce((n, s) => n + (s.packetCount ?? 0), 0), lost: stats.reduce((n, s) => n + (s.packetsLost ?? 0), 0) };
@@ -174,7 +177,10 @@ async function productRun(clip: string, sinkPort: number): Promise<{ window: Win
       site: { ...base.site, rooms },
       http: { host: '127.0.0.1', port: 0, publicUrl: '' },
       // Plain transports without RTCP mux take two ports each: 36 per bench room.
-      media: { ...base.media, workers: 1, listenIp: '127.0.0.1', plainListenIp: '127.0.0.1', rtcMinPort: 10000, rtcMaxPort: 44999 },
+      // announcedAddress '' as well: the base config, listening on every address,
+      // announces the host's LAN address, which a server listening on loopback
+      // never answers (every browser join then fails: no remote frame).
+      media: { ...base.media, workers: 1, listenIp: '127.0.0.1', announcedAddress: '', plainListenIp: '127.0.0.1', rtcMinPort: 10000, rtcMaxPort: 44999 },
       dataDir: path.join(workDir, 'data'),
       logLevel: 'warn',
       demo: { syntheticAgents: false, standingSessions: true },
@@ -281,27 +287,82 @@ async function baselineRun(clip: string, sinkPort: number): Promise<Window> {
 }
 
 // --- browser joins ---------------------------------------------------------------
-async function browserJoins(server: RunningServer): Promise<number[]> {
-  if (opts.joins === 0) return [];
+/** The server's WebRTC transports by party, seen through mediasoup's observer (no product code involved). */
+const webRtcTransportsByParty = new Map<string, types.WebRtcTransport[]>();
+mediasoup.observer.on('newworker', (worker) =>
+  worker.observer.on('newrouter', (router) =>
+    router.observer.on('newtransport', (transport) => {
+      const partyId = transport.appData['partyId'];
+      if (transport.type !== 'webrtc' || typeof partyId !== 'string') return;
+      const list = webRtcTransportsByParty.get(partyId) ?? [];
+      list.push(transport as types.WebRtcTransport);
+      webRtcTransportsByParty.set(partyId, list);
+      transport.observer.once('close', () => webRtcTransportsByParty.set(partyId, (webRtcTransportsByParty.get(partyId) ?? []).filter((t) => t !== transport)));
+    })
+  )
+);
+
+interface PageJoinResult {
+  ms: number | null;
+  error: string | null;
+  partyId: string | null;
+  consumers: number;
+  packetsReceived: number;
+  framesDecoded: number;
+}
+
+/** Names why a join saw no remote frame, from both ends of its media path. */
+function joinFailureCause(server: RunningServer, r: PageJoinResult): string {
+  if (r.error) return r.error;
+  if (!r.partyId) return 'the page never joined the session';
+  if (r.consumers === 0) return 'the page joined but consumed nothing (no producers in the session?)';
+  const transports = webRtcTransportsByParty.get(r.partyId) ?? [];
+  const ends = transports.map((t) => `${t.appData['direction']}: ice ${t.iceState}, dtls ${t.dtlsState}, candidates ${t.iceCandidates.map((c) => `${c.protocol} ${c.address}:${c.port}`).join(', ')}`).join('; ');
+  if (r.packetsReceived === 0) {
+    const m = server.config.media;
+    return `no RTP reached the browser (${ends}); the server listens on ${m.listenIp} and announces ${m.announcedAddress || m.listenIp}: is that address reachable from the browser?`;
+  }
+  return `RTP arrived (${r.packetsReceived} packets) but no video frame was decoded (${r.framesDecoded} frames; ${ends})`;
+}
+
+async function browserJoins(server: RunningServer): Promise<{ times: number[]; failures: string[] }> {
+  if (opts.joins === 0) return { times: [], failures: [] };
   const browser = await launchBrowser();
   const times: number[] = [];
+  const failures: string[] = [];
   try {
     const roomId = server.config.site.rooms[0]?.id ?? '';
     for (let i = 0; i < opts.joins; i++) {
       const token = server.tokens.issue({ roomId, role: 'guest', bookingId: null, nbf: Date.now() - 1000, exp: Date.now() + 600_000 });
       const page = await openSessionPage(browser, `${server.url}/session?token=${token}&autojoin=0`);
       try {
-        const ms = await page.evaluate(async () => {
+        const r = await page.evaluate(async (): Promise<PageJoinResult> => {
           const s = window.__pleaSession;
-          if (!s) throw new Error('no test hooks');
-          await s.join();
-          const deadline = performance.now() + 15_000;
-          while (s.firstRemoteFrameAtMs === null && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-          if (s.firstRemoteFrameAtMs === null || s.joinedAtMs === null) throw new Error('no remote frame');
-          return s.firstRemoteFrameAtMs - s.joinedAtMs;
+          if (!s) return { ms: null, error: 'the session page has no test hooks', partyId: null, consumers: 0, packetsReceived: 0, framesDecoded: 0 };
+          let error: string | null = null;
+          await s.join().catch((e: unknown) => (error = `join failed: ${String(e)}`));
+          const deadline = performance.now() + 10_000;
+          while (!error && s.firstRemoteFrameAtMs === null && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+          const stats = await s.remoteStats();
+          const video = stats.filter((x) => x.kind === 'video');
+          const ms = s.firstRemoteFrameAtMs !== null && s.joinedAtMs !== null ? s.firstRemoteFrameAtMs - s.joinedAtMs : null;
+          return {
+            ms,
+            error,
+            partyId: s.state().partyId,
+            consumers: stats.length,
+            packetsReceived: stats.reduce((n, x) => n + x.packetsReceived, 0),
+            framesDecoded: video.reduce((n, x) => n + x.framesDecoded, 0),
+          };
         });
-        times.push(ms);
-        progress(`browser join ${i + 1}/${opts.joins}: first remote frame after ${Math.round(ms)} ms`);
+        if (r.ms !== null) {
+          times.push(r.ms);
+          progress(`browser join ${i + 1}/${opts.joins}: first remote frame after ${Math.round(r.ms)} ms`);
+        } else {
+          const cause = joinFailureCause(server, r);
+          failures.push(cause);
+          progress(`browser join ${i + 1}/${opts.joins} FAILED: ${cause}`);
+        }
       } finally {
         await page.context().close();
       }
@@ -309,7 +370,7 @@ async function browserJoins(server: RunningServer): Promise<number[]> {
   } finally {
     await browser.close();
   }
-  return times;
+  return { times, failures };
 }
 
 async function main(): Promise<void> {
@@ -318,12 +379,16 @@ async function main(): Promise<void> {
   let result: Record<string, unknown> = {};
   try {
     const product = await productRun(clip, sink.port);
-    let joinTimes: number[] = [];
+    let joins: { times: number[]; failures: string[] } = { times: [], failures: [] };
     try {
-      joinTimes = await browserJoins(product.server);
+      joins = await browserJoins(product.server);
     } finally {
       for (const s of product.senders) s.kill('SIGKILL');
       await product.server.close();
+    }
+    const joinTimes = joins.times;
+    if (joins.failures.length > 0) {
+      throw new Error(`${joins.failures.length} of ${opts.joins} browser joins saw no remote frame; first cause: ${joins.failures[0]}`);
     }
     await new Promise((r) => setTimeout(r, 1000));
     const baseline = await baselineRun(clip, sink.port);
@@ -342,7 +407,7 @@ async function main(): Promise<void> {
       packetsReceived: w.packetsReceived,
       packetLossPercent: round((100 * w.packetsLost) / Math.max(1, w.packetsLost + w.packetsReceived), 3),
       baselinePacketsForwarded: baseline.packetsForwarded,
-      joinToFirstFrameMs: { median: round(median(joinTimes)), p95: round(percentile(joinTimes, 95)), samples: joinTimes.length },
+      joinToFirstFrameMs: { median: round(median(joinTimes)), p95: round(percentile(joinTimes, 95)), samples: joinTimes.length, failed: joins.failures.length },
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version, ffmpeg: spawnSync(ffmpegPath, ['-version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '' },
     };
   } finally {
