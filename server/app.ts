@@ -15,6 +15,7 @@ import { JoinTokens } from './access/join-token.js';
 import { loadSecrets, type Secrets } from './access/secrets.js';
 import { StaffKeys } from './access/staff-auth.js';
 import { buildHttp } from './http/app.js';
+import { actorOf, type AccessRegistry } from './access/authorization.js';
 import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
 import { ScheduleStore } from './schedule/schedule-store.js';
@@ -34,6 +35,8 @@ export interface RunningServer {
   tokens: JoinTokens;
   secrets: Secrets;
   http: FastifyInstance;
+  /** Every REST route with its declared access rule. */
+  access: AccessRegistry;
   schedule: ScheduleService;
   close(): Promise<void>;
 }
@@ -63,21 +66,39 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   let closing = false;
   let url = '';
   // Fastify owns the HTTP server; Socket.io attaches to it before listening.
-  const http = await buildHttp(componentLogger(log, 'http'), []);
   const staffKeys = new StaffKeys(secrets.staffKeys);
+  const { app: http, registry: access } = await buildHttp(componentLogger(log, 'http'), {
+    authenticate: (req) => {
+      const staffId = staffKeys.fromAuthorization(req.headers.authorization);
+      return staffId ? { kind: 'staff-key', staffId } : null;
+    },
+    refused: (req, principal, decision) => {
+      try {
+        audit.append({
+          actor: actorOf(principal),
+          action: 'access.refused',
+          subject: `route:${req.method} ${req.routeOptions.url ?? req.url}`,
+          detail: { status: decision.status, why: decision.message, remoteAddress: req.ip },
+        });
+      } catch (err) {
+        req.log.error({ err }, 'cannot audit a refused request');
+      }
+    },
+  });
   const signalling = new Signalling(http.server, {
     staffKeys,
     registry,
     store,
     tokens,
     agentCredentials: secrets.agentCredentials,
+    audit,
     log: componentLogger(log, 'signalling'),
   });
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'), options.clock);
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
-  await http.register(scheduleRoutes(schedule, staffKeys, () => url));
+  await http.register(scheduleRoutes(schedule, () => url));
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
@@ -113,7 +134,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, schedule,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, schedule,
     async close() {
       if (closing) return;
       closing = true;

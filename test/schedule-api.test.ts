@@ -257,7 +257,7 @@ describe('roster, reserved windows and room status', () => {
     expect(res.status).toBe(409);
     const day = await api<{ rooms: Array<{ id: string; status: string }> }>('GET', '/api/schedule/day?date=2026-12-08');
     expect(day.body.rooms.find((r) => r.id === 'plea-4')?.status).toBe('out_of_service');
-    const site = await call<{ rooms: Array<{ id: string; status: string }> }>(server.url, 'GET', '/api/site');
+    const site = await api<{ rooms: Array<{ id: string; status: string }> }>('GET', '/api/site');
     expect(site.body.rooms.find((r) => r.id === 'plea-4')?.status).toBe('out_of_service');
     expect((await api('PUT', '/api/rooms/plea-4/status', { status: 'active' })).status).toBe(200);
   });

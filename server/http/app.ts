@@ -9,6 +9,7 @@ import fastifySwagger from '@fastify/swagger';
 import type { Logger } from '../logger.js';
 import { repoRoot } from '../config.js';
 import { DomainError } from '../errors.js';
+import { accessForPluginRoutes, allow, installAccessControl, type AccessControlOptions, type AccessRegistry } from '../access/authorization.js';
 
 export const pagePaths = ['/', '/session', '/staff'];
 
@@ -29,7 +30,7 @@ export function describeValidation(errors: readonly ValidationIssue[], dataVar: 
   return `${path} ${e.message ?? 'is invalid'}`;
 }
 
-export async function buildHttp(log: Logger, plugins: FastifyPluginAsync[]): Promise<FastifyInstance> {
+export async function buildHttp(log: Logger, access: AccessControlOptions, plugins: FastifyPluginAsync[] = []): Promise<{ app: FastifyInstance; registry: AccessRegistry }> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     genReqId: (() => {
@@ -39,6 +40,8 @@ export async function buildHttp(log: Logger, plugins: FastifyPluginAsync[]): Pro
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors, dataVar)),
   });
+  // Every route declares who may call it; this one hook enforces it (see server/access/authorization.ts).
+  const registry = installAccessControl(app, access);
   // Bad input gets 400 with a message naming the field.
   // One error handler for every area: domain refusals with their own code,
   // Fastify's client errors (bad body, wrong content type) as bad_request.
@@ -52,19 +55,23 @@ export async function buildHttp(log: Logger, plugins: FastifyPluginAsync[]): Pro
   await app.register(fastifySwagger, {
     openapi: { info: { title: 'Plea room controller', version: '0.1.0' } },
   });
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/openapi.json', { config: { access: allow.public('the API description') }, schema: { hide: true } }, async () => app.swagger());
   for (const plugin of plugins) await app.register(plugin);
 
   const dist = path.join(repoRoot, 'web', 'dist');
+  const page = { access: allow.public('the web front end: pages sign in through the API') };
   if (existsSync(path.join(dist, 'index.html'))) {
-    await app.register(fastifyStatic, { root: dist, prefix: '/', index: false, wildcard: true });
-    for (const p of pagePaths) app.get(p, { schema: { hide: true } }, (_req, reply) => reply.sendFile('index.html'));
+    await app.register(async (scope) => {
+      accessForPluginRoutes(scope, page.access);
+      await scope.register(fastifyStatic, { root: dist, prefix: '/', index: false, wildcard: true });
+      for (const p of pagePaths) scope.get(p, { config: page, schema: { hide: true } }, (_req, reply) => reply.sendFile('index.html'));
+    });
   } else {
     for (const p of pagePaths) {
-      app.get(p, { schema: { hide: true } }, (_req, reply) =>
+      app.get(p, { config: page, schema: { hide: true } }, (_req, reply) =>
         reply.code(503).type('text/plain; charset=utf-8').send('The web front end is not built: run "npm run build:web" (npm start does it).')
       );
     }
   }
-  return app;
+  return { app, registry };
 }

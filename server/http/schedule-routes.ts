@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { BookingRequest, IsoWeekday, ReservedWindow } from '../schedule/model.js';
 import { ScheduleError, type PlaceOutcome, type ScheduleService } from '../schedule/schedule-service.js';
 import { viewOf } from '../schedule/schedule-store.js';
-import type { StaffKeys } from '../access/staff-auth.js';
+import { actorOf, allow } from '../access/authorization.js';
 import {
   AdvanceBookingRequest,
   BookingView,
@@ -73,46 +73,46 @@ function conflictOr<T>(reply: FastifyReply, out: PlaceOutcome, ok: (o: Extract<P
   return reply.code(409).send({ error: 'conflict' as const, reason: out.reason, message: reasonText[out.reason] ?? out.reason, alternatives: out.alternatives });
 }
 
-export const scheduleRoutes = (service: ScheduleService, staff: StaffKeys, publicUrl: () => string): FastifyPluginAsync => async (app) => {
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  // Every schedule route is for authenticated staff: the key says who acts.
-  const who = new WeakMap<object, string>();
-  app.addHook('onRequest', async (req, reply) => {
-    const staffId = staff.fromAuthorization(req.headers.authorization);
-    if (!staffId) return reply.code(401).send({ error: 'unauthorized', message: 'a staff key is required (Authorization: Bearer <key>)' });
-    who.set(req, staffId);
-    return undefined;
-  });
-  const actorOf = (req: object) => `staff:${who.get(req) ?? 'unknown'}`;
+// Who may do what with the schedule (enforced by the access-control hook).
+/** Reading the day, bookings, roster and reserved windows. */
+const readSchedule = { access: allow.roles(['detention_staff', 'office'], { scopes: ['schedule:read'] }) };
+/** Placing and changing bookings: staff, and machine clients booking for other procuratorates. */
+const writeBookings = { access: allow.roles(['detention_staff'], { scopes: ['bookings:write'] }) };
+/** The site's own arrangements (roster, reserved windows, room status, join links): staff only. */
+const runSite = { access: allow.roles(['detention_staff']) };
 
-  r.get('/api/schedule/day', { schema: { querystring: Type.Object({ date: Type.Optional(IsoDateString) }), response: { 200: DayView, 400: ErrorReply } } }, async (req) =>
+export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string): FastifyPluginAsync => async (app) => {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const actor = (req: { principal: Parameters<typeof actorOf>[0] }) => actorOf(req.principal);
+
+  r.get('/api/schedule/day', { config: readSchedule, schema: { querystring: Type.Object({ date: Type.Optional(IsoDateString) }), response: { 200: DayView, 400: ErrorReply } } }, async (req) =>
     service.day(req.query.date ?? service.clock.local().date)
   );
 
-  r.post('/api/bookings/check', { schema: { body: CreateBookingRequest, response: { 200: PlaceOutcomeSchema, 400: ErrorReply } } }, async (req) =>
+  r.post('/api/bookings/check', { config: readSchedule, schema: { body: CreateBookingRequest, response: { 200: PlaceOutcomeSchema, 400: ErrorReply } } }, async (req) =>
     service.check(toRequest(req.body))
   );
 
-  r.post('/api/bookings', { schema: { headers: Headers, body: CreateBookingRequest, response: { 201: BookingView, ...errors } } }, async (req, reply) =>
-    conflictOr(reply, service.create(toRequest(req.body), actorOf(req)), (o) => reply.code(201).send(o.booking))
+  r.post('/api/bookings', { config: writeBookings, schema: { headers: Headers, body: CreateBookingRequest, response: { 201: BookingView, ...errors } } }, async (req, reply) =>
+    conflictOr(reply, service.create(toRequest(req.body), actor(req)), (o) => reply.code(201).send(o.booking))
   );
 
   r.post(
     '/api/bookings/plan',
     {
-      schema: {
+      config: writeBookings, schema: {
         headers: Headers,
         body: PlanDayRequest,
         response: { 200: Type.Object({ placed: Type.Array(BookingView), unplaced: Type.Array(Type.Object({ caseNumber: Type.String(), reason: RejectReason })) }), 400: ErrorReply },
       },
     },
-    async (req) => service.plan(req.body.date, req.body.requests.map(toRequest), actorOf(req))
+    async (req) => service.plan(req.body.date, req.body.requests.map(toRequest), actor(req))
   );
 
   r.get(
     '/api/bookings/:id',
     {
-      schema: {
+      config: readSchedule, schema: {
         params: IdParams,
         response: {
           200: Type.Object({
@@ -131,26 +131,26 @@ export const scheduleRoutes = (service: ScheduleService, staff: StaffKeys, publi
     }
   );
 
-  r.post('/api/bookings/:id/move', { schema: { headers: Headers, params: IdParams, body: MoveBookingRequest, response: { 200: BookingView, ...errors } } }, async (req, reply) =>
-    conflictOr(reply, service.move(req.params.id, req.body, actorOf(req)), (o) => o.booking)
+  r.post('/api/bookings/:id/move', { config: writeBookings, schema: { headers: Headers, params: IdParams, body: MoveBookingRequest, response: { 200: BookingView, ...errors } } }, async (req, reply) =>
+    conflictOr(reply, service.move(req.params.id, req.body, actor(req)), (o) => o.booking)
   );
 
-  r.post('/api/bookings/:id/cancel', { schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.cancel(req.params.id, actorOf(req), req.body.note ?? null)
+  r.post('/api/bookings/:id/cancel', { config: writeBookings, schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
+    service.cancel(req.params.id, actor(req), req.body.note ?? null)
   );
 
-  r.post('/api/bookings/:id/no-show', { schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.noShow(req.params.id, actorOf(req), req.body.note ?? null)
+  r.post('/api/bookings/:id/no-show', { config: runSite, schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
+    service.noShow(req.params.id, actor(req), req.body.note ?? null)
   );
 
-  r.post('/api/bookings/:id/status', { schema: { headers: Headers, params: IdParams, body: AdvanceBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.advance(req.params.id, req.body.status, actorOf(req))
+  r.post('/api/bookings/:id/status', { config: runSite, schema: { headers: Headers, params: IdParams, body: AdvanceBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
+    service.advance(req.params.id, req.body.status, actor(req))
   );
 
   r.post(
     '/api/bookings/:id/overrun',
     {
-      schema: {
+      config: runSite, schema: {
         headers: Headers,
         params: IdParams,
         body: OverrunRequest,
@@ -164,46 +164,46 @@ export const scheduleRoutes = (service: ScheduleService, staff: StaffKeys, publi
         },
       },
     },
-    async (req) => service.overrun(req.params.id, req.body.newEnd, actorOf(req))
+    async (req) => service.overrun(req.params.id, req.body.newEnd, actor(req))
   );
 
-  r.get('/api/bookings/:id/join-links', { schema: { params: IdParams, response: { 200: JoinLinks, ...errors } } }, async (req) => service.joinLinks(req.params.id, publicUrl()));
+  r.get('/api/bookings/:id/join-links', { config: runSite, schema: { params: IdParams, response: { 200: JoinLinks, ...errors } } }, async (req) => service.joinLinks(req.params.id, publicUrl()));
 
   // Duty-lawyer roster
   const ShiftView = Type.Object({ id: Type.String(), lawyerId: Type.String(), date: Type.String(), start: Type.Integer(), end: Type.Integer() });
-  r.get('/api/roster', { schema: { querystring: Type.Object({ date: IsoDateString }), response: { 200: Type.Object({ shifts: Type.Array(ShiftView) }) } } }, async (req) => ({
+  r.get('/api/roster', { config: readSchedule, schema: { querystring: Type.Object({ date: IsoDateString }), response: { 200: Type.Object({ shifts: Type.Array(ShiftView) }) } } }, async (req) => ({
     shifts: service.store.dutyShiftRows(req.query.date),
   }));
-  r.post('/api/roster', { schema: { headers: Headers, body: DutyShiftRequest, response: { 201: ShiftView, 400: ErrorReply } } }, async (req, reply) => {
+  r.post('/api/roster', { config: runSite, schema: { headers: Headers, body: DutyShiftRequest, response: { 201: ShiftView, 400: ErrorReply } } }, async (req, reply) => {
     if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
     const id = randomUUID();
-    service.store.addDutyShift(id, req.body, actorOf(req));
+    service.store.addDutyShift(id, req.body, actor(req));
     service.announce(req.body.date, 'roster');
     return reply.code(201).send({ id, ...req.body });
   });
-  r.delete('/api/roster/:id', { schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
-    if (!service.store.removeDutyShift(req.params.id, actorOf(req))) throw new ScheduleError(404, 'not_found', `no duty shift ${req.params.id}`);
+  r.delete('/api/roster/:id', { config: runSite, schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
+    if (!service.store.removeDutyShift(req.params.id, actor(req))) throw new ScheduleError(404, 'not_found', `no duty shift ${req.params.id}`);
     return reply.code(204).send(null);
   });
 
   // Reserved windows for priority requesters
   const WindowView = Type.Intersect([Type.Object({ id: Type.String() }), ReservedWindowRequest]);
-  r.get('/api/reserved-windows', { schema: { response: { 200: Type.Object({ windows: Type.Array(WindowView) }) } } }, async () => ({ windows: service.store.reservedWindows() }));
-  r.post('/api/reserved-windows', { schema: { headers: Headers, body: ReservedWindowRequest, response: { 201: WindowView, 400: ErrorReply } } }, async (req, reply) => {
+  r.get('/api/reserved-windows', { config: readSchedule, schema: { response: { 200: Type.Object({ windows: Type.Array(WindowView) }) } } }, async () => ({ windows: service.store.reservedWindows() }));
+  r.post('/api/reserved-windows', { config: runSite, schema: { headers: Headers, body: ReservedWindowRequest, response: { 201: WindowView, 400: ErrorReply } } }, async (req, reply) => {
     if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
     const { weekday, ...rest } = req.body;
     const w: ReservedWindow = { id: randomUUID(), ...rest, ...(weekday ? { weekday: weekday as IsoWeekday } : {}) };
-    service.store.addReservedWindow(w, actorOf(req));
+    service.store.addReservedWindow(w, actor(req));
     return reply.code(201).send(w);
   });
-  r.delete('/api/reserved-windows/:id', { schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
-    if (!service.store.removeReservedWindow(req.params.id, actorOf(req))) throw new ScheduleError(404, 'not_found', `no reserved window ${req.params.id}`);
+  r.delete('/api/reserved-windows/:id', { config: runSite, schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
+    if (!service.store.removeReservedWindow(req.params.id, actor(req))) throw new ScheduleError(404, 'not_found', `no reserved window ${req.params.id}`);
     return reply.code(204).send(null);
   });
 
-  r.put('/api/rooms/:id/status', { schema: { headers: Headers, params: IdParams, body: RoomStatusRequest, response: { 200: Type.Object({ id: Type.String(), status: Type.String() }), 404: ErrorReply } } }, async (req) => {
+  r.put('/api/rooms/:id/status', { config: runSite, schema: { headers: Headers, params: IdParams, body: RoomStatusRequest, response: { 200: Type.Object({ id: Type.String(), status: Type.String() }), 404: ErrorReply } } }, async (req) => {
     if (!service.store.roomStatuses().has(req.params.id)) throw new ScheduleError(404, 'not_found', `no room ${req.params.id}`);
-    service.store.setRoomStatus(req.params.id, req.body.status, actorOf(req));
+    service.store.setRoomStatus(req.params.id, req.body.status, actor(req));
     service.announce(service.clock.local().date, 'room status');
     return { id: req.params.id, status: req.body.status };
   });

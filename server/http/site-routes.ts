@@ -9,6 +9,8 @@ import type { Signalling } from '../signalling/socket-server.js';
 import type { JoinTokens } from '../access/join-token.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import { HealthReport, PartyRole } from '../signalling/protocol.js';
+import { allow } from '../access/authorization.js';
+import { allRoles } from '../access/roles.js';
 
 export interface SiteDeps {
   config: Config;
@@ -43,12 +45,12 @@ const SessionSummary = Type.Object({
 export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get('/api/health', { schema: { response: { 200: Type.Object({ ok: Type.Boolean(), sessions: Type.Integer() }) } } }, async () => ({
+  r.get('/api/health', { config: { access: allow.public('liveness probe: says only that the server runs') }, schema: { response: { 200: Type.Object({ ok: Type.Boolean(), sessions: Type.Integer() }) } } }, async () => ({
     ok: true,
     sessions: deps.registry.list().length,
   }));
 
-  r.get('/api/site', { schema: { response: { 200: Type.Object({ name: Type.String(), rooms: Type.Array(RoomView) }) } } }, async () => {
+  r.get('/api/site', { config: { access: allow.roles(allRoles, { scopes: ['site:read'] }) }, schema: { response: { 200: Type.Object({ name: Type.String(), rooms: Type.Array(RoomView) }) } } }, async () => {
     const statuses = deps.roomStatuses();
     const rooms = deps.config.site.rooms.map((room) => {
       const session = deps.registry.forRoom(room.id);
@@ -66,7 +68,8 @@ export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) =>
     return { name: deps.config.site.name, rooms };
   });
 
-  r.get('/api/sessions', { schema: { response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }) } } }, async () => ({
+  // Names and booking ids of live hearings: for those who run the site.
+  r.get('/api/sessions', { config: { access: allow.roles(['detention_staff', 'administrator']) }, schema: { response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }) } } }, async () => ({
     sessions: deps.registry.list().map((s) => ({
       sessionId: s.id,
       roomId: s.room.id,
@@ -85,6 +88,7 @@ export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) =>
   r.get(
     '/api/demo/join-links',
     {
+      config: { access: allow.roles(['administrator']) },
       schema: {
         response: {
           200: Type.Object({ links: Type.Array(Type.Object({ roomId: Type.String(), prosecutor: Type.String(), lawyer: Type.String() })) }),
@@ -101,7 +105,7 @@ export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) =>
     }
   );
 
-  r.get('/api/audit/verify', { schema: { response: { 200: Type.Object({ intact: Type.Boolean(), brokenAt: Type.Union([Type.Integer(), Type.Null()]) }) } } }, async () => {
+  r.get('/api/audit/verify', { config: { access: allow.roles(['auditor'], { scopes: ['audit:read'] }) }, schema: { response: { 200: Type.Object({ intact: Type.Boolean(), brokenAt: Type.Union([Type.Integer(), Type.Null()]) }) } } }, async () => {
     const brokenAt = deps.audit.verify();
     return { intact: brokenAt === null, brokenAt };
   });

@@ -254,6 +254,36 @@ export const clientEventSchemas = {
   ),
 } satisfies Record<string, TSchema>;
 
+// ---------------------------------------------------------------------------
+// Who may send each event (see server/access/authorization.ts). A connection is
+// one of: `party` (a browser entitled to join one session: a signed-in person or
+// a guest link), `agent` (a room agent with its room's credential), `board` (a
+// staff page listening to the schedule). `joined`: only after joining a session.
+// The socket event dispatcher enforces this table; an event missing here does
+// not compile, and the registry test tries every event from every wrong kind.
+export type ConnectionKind = 'party' | 'agent' | 'board';
+export interface EventAccess {
+  readonly from: readonly ConnectionKind[];
+  readonly joined: boolean;
+}
+export const clientEventAccess = {
+  'session:join': { from: ['party'], joined: false },
+  'session:leave': { from: ['party', 'agent'], joined: false },
+  'transport:create': { from: ['party'], joined: true },
+  'transport:connect': { from: ['party'], joined: true },
+  'transport:restart-ice': { from: ['party'], joined: true },
+  'producer:create': { from: ['party'], joined: true },
+  'producer:pause': { from: ['party', 'agent'], joined: true },
+  'producer:resume': { from: ['party', 'agent'], joined: true },
+  'producer:close': { from: ['party', 'agent'], joined: true },
+  'consumer:create': { from: ['party'], joined: true },
+  'consumer:resume': { from: ['party', 'agent'], joined: true },
+  'agent:join': { from: ['agent'], joined: false },
+  'agent:health': { from: ['agent'], joined: false },
+  'agent:publish': { from: ['agent'], joined: true },
+  'agent:consume': { from: ['agent'], joined: true },
+} as const satisfies { readonly [E in keyof typeof clientEventSchemas]: EventAccess };
+
 type Payload<E extends keyof typeof clientEventSchemas> = Static<(typeof clientEventSchemas)[E]>;
 
 interface ClientReplies {

@@ -14,8 +14,11 @@ import type { SessionStore } from '../session/session-store.js';
 import type { Session } from '../session/session.js';
 import { RequestError, type Party } from '../session/party.js';
 import type { PartyLeaveReason } from '../session/close-reason.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
+import { actorOf, type Principal } from '../access/authorization.js';
 import {
   HandshakeAuth,
+  clientEventAccess,
   clientEventSchemas,
   type ClientEventName,
   type ClientPayload,
@@ -27,7 +30,7 @@ import {
   type ServerToClientEvents,
 } from './protocol.js';
 
-type SocketData = { kind: 'party'; claims: JoinClaims } | { kind: 'agent'; roomId: string } | { kind: 'board' };
+type SocketData = { kind: 'party'; claims: JoinClaims } | { kind: 'agent'; roomId: string } | { kind: 'board'; principal: Principal };
 type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -42,8 +45,6 @@ const checkers = Object.fromEntries(
 ) as { [E in ClientEventName]: Checker<(typeof clientEventSchemas)[E]> };
 const authChecker = checker(HandshakeAuth);
 
-const agentEvents = new Set<ClientEventName>(['agent:join', 'agent:health', 'agent:publish', 'agent:consume']);
-const partyOnlyEvents = new Set<ClientEventName>(['session:join', 'transport:create', 'transport:connect', 'transport:restart-ice', 'producer:create', 'consumer:create']);
 
 export interface AgentStatus {
   online: boolean;
@@ -58,6 +59,7 @@ export interface SignallingDeps {
   store: SessionStore;
   tokens: JoinTokens;
   agentCredentials: Record<string, string>;
+  audit: AuditTrail;
   log: Logger;
 }
 
@@ -84,8 +86,9 @@ export class Signalling {
       if (!checked.ok) return next(new Error(`bad handshake: ${checked.message}`));
       const auth = checked.value;
       if (auth.kind === 'board') {
-        if (!deps.staffKeys.staffFor(auth.key)) return next(new Error('wrong staff key'));
-        socket.data = { kind: 'board' };
+        const staffId = deps.staffKeys.staffFor(auth.key);
+        if (!staffId) return next(new Error('wrong staff key'));
+        socket.data = { kind: 'board', principal: { kind: 'staff-key', staffId } };
         return next();
       }
       if (auth.kind === 'party') {
@@ -120,16 +123,10 @@ export class Signalling {
   }
 
   private onConnection(socket: IoSocket): void {
-    if (socket.data.kind === 'board') {
-      void socket.join('boards');
-      socket.onAny((event: string, ...args: unknown[]) => {
-        const ack = args[args.length - 1];
-        if (typeof ack === 'function') (ack as (r: Reply<never>) => void)({ ok: false, error: { code: 'forbidden', message: `a board only listens; ${event} refused` } });
-      });
-      return;
-    }
     const data = socket.data;
-    const log = this.deps.log.child({ socket: socket.id, who: data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? data.claims.role : 'board' });
+    // A board only listens: the event table admits no event from it.
+    if (data.kind === 'board') void socket.join('boards');
+    const log = this.deps.log.child({ socket: socket.id, who: whoOf(data) });
     const conn = new Connection(socket, this.deps, log);
     if (socket.data.kind === 'agent') {
       const roomId = socket.data.roomId;
@@ -149,6 +146,12 @@ export class Signalling {
     }
     log.debug('connected');
   }
+}
+
+function whoOf(data: SocketData): string {
+  if (data.kind === 'agent') return `agent:${data.roomId}`;
+  if (data.kind === 'party') return `party:${data.claims.role}`;
+  return `board:${actorOf(data.principal)}`;
 }
 
 /** One socket's state: the party it joined as, if any. */
@@ -219,11 +222,16 @@ class Connection {
       const reply = (r: Reply<ClientReply<E>>): void => {
         if (ack) ack(r);
       };
+      // The one enforcement point for events: the rule declared in protocol.ts.
       const data = this.socket.data;
-      if (agentEvents.has(event) && data.kind !== 'agent') return reply({ ok: false, error: { code: 'forbidden', message: `${event} is for room agents` } });
-      if (partyOnlyEvents.has(event) && data.kind !== 'party') return reply({ ok: false, error: { code: 'forbidden', message: `${event} is for browser parties` } });
+      const rule = clientEventAccess[event];
+      if (!(rule.from as readonly string[]).includes(data.kind)) {
+        this.refused(event, `not for ${data.kind} connections`);
+        return reply({ ok: false, error: { code: 'forbidden', message: `${event} is not for ${data.kind} connections` } });
+      }
       const checked = check.check(args.length > (ack ? 1 : 0) ? args[0] : undefined);
       if (!checked.ok) return reply({ ok: false, error: { code: 'bad_request', message: `${event}: ${checked.message}` } });
+      if (rule.joined && (!this.party || this.party.closed)) return reply({ ok: false, error: { code: 'not_joined', message: 'join the session first' } });
       Promise.resolve()
         .then(() => fn(checked.value as ClientPayload<E>))
         .then(
@@ -231,6 +239,21 @@ class Connection {
           (err: unknown) => reply({ ok: false, error: this.describe(event, err) })
         );
     });
+  }
+
+  private refused(event: string, why: string): void {
+    const data = this.socket.data;
+    try {
+      this.deps.audit.append({
+        actor: whoOf(data),
+        action: 'access.refused',
+        subject: `event:${event}`,
+        detail: { why, remoteAddress: normaliseIp(this.socket.handshake.address) },
+      });
+    } catch (err) {
+      this.log.error({ err }, 'cannot audit a refused event');
+    }
+    this.log.info({ event, why }, 'event refused');
   }
 
   private describe(event: string, err: unknown): { code: ErrorCode; message: string } {
