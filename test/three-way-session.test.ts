@@ -1,7 +1,7 @@
 // three-way session: a room agent (the real program, synthetic camera and
 // microphone) and two headless Chromium pages (prosecutor and lawyer, fake
 // devices) meet through mediasoup. Each page decodes video and receives audio
-// from both other parties; the agent's consumers carry RTP from both browser
+// packets and non-concealed samples from both other parties; the agent's consumers carry RTP from both browser
 // parties. Then the agent is killed and restarted: the session recovers
 // without a page reload.
 import type { ChildProcess } from 'node:child_process';
@@ -39,16 +39,44 @@ async function remoteStats(page: Page): Promise<Row[]> {
   return page.evaluate(() => window.__pleaSession!.remoteStats());
 }
 
-/** Per remote role: video frames decoded and audio samples received. */
-async function byRole(page: Page): Promise<Record<string, { frames: number; samples: number; packets: number }>> {
-  const out: Record<string, { frames: number; samples: number; packets: number }> = {};
+interface Received {
+  /** Video frames decoded. */
+  frames: number;
+  /** Audio RTP packets received. */
+  audioPackets: number;
+  /**
+   * Audio samples played from real packets: totalSamplesReceived counts every
+   * 10 ms playout tick, concealment included, so it rises even when nothing
+   * arrives; concealedSamples are those the jitter buffer made up.
+   */
+  heard: number;
+}
+
+/** Per remote role: video frames decoded, audio packets and non-concealed audio samples received. */
+async function byRole(page: Page): Promise<Record<string, Received>> {
+  const out: Record<string, Received> = {};
   for (const r of await remoteStats(page)) {
-    const o = (out[r.role] ??= { frames: 0, samples: 0, packets: 0 });
+    const o = (out[r.role] ??= { frames: 0, audioPackets: 0, heard: 0 });
     o.frames += r.framesDecoded;
-    o.samples += r.totalSamplesReceived;
-    o.packets += r.packetsReceived;
+    if (r.kind === 'audio') {
+      o.audioPackets += r.packetsReceived;
+      o.heard += r.totalSamplesReceived - r.concealedSamples;
+    }
   }
   return out;
+}
+
+/** Waits until `page` receives real audio from `role` (packets and non-concealed samples), then checks both still rise. */
+async function expectAudioFlowing(page: Page, role: string, what: string, since: Received): Promise<void> {
+  const first = await waitFor(`${what}: audio from ${role}`, async () => {
+    const s = (await byRole(page))[role];
+    return s && s.audioPackets > since.audioPackets + 10 ? s : null;
+  }, 20_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  const later = (await byRole(page))[role]!;
+  expect(later.audioPackets, `${what}: audio packets from ${role} rise`).toBeGreaterThan(first.audioPackets + 25);
+  // 1.5 s of 48 kHz audio is 72 000 samples; half of it, at least, played from packets.
+  expect(later.heard - first.heard, `${what}: non-concealed samples from ${role} rise`).toBeGreaterThan(36_000);
 }
 
 function roomParty() {
@@ -81,17 +109,20 @@ describe('three-way session', () => {
     const [p, l] = [pages.prosecutor!, pages.lawyer!];
     const expected = { prosecutor: ['room', 'lawyer'], lawyer: ['room', 'prosecutor'] };
 
-    // Each page: video frames decoded and audio samples from both other parties, rising over time.
+    // Each page: video frames decoded, and audio packets and non-concealed
+    // samples, from both other parties, rising over time.
     for (const [role, page] of [['prosecutor', p], ['lawyer', l]] as const) {
       const first = await waitFor(`${role} receiving both parties`, async () => {
         const s = await byRole(page);
-        return expected[role].every((r) => (s[r]?.frames ?? 0) > 5 && (s[r]?.samples ?? 0) > 4800) ? s : null;
+        return expected[role].every((r) => (s[r]?.frames ?? 0) > 5 && (s[r]?.audioPackets ?? 0) > 50 && (s[r]?.heard ?? 0) > 4800) ? s : null;
       }, 40_000);
       await new Promise((r) => setTimeout(r, 2000));
       const later = await byRole(page);
       for (const r of expected[role]) {
         expect(later[r]!.frames, `${role} decodes ${r} video`).toBeGreaterThan(first[r]!.frames);
-        expect(later[r]!.samples, `${role} receives ${r} audio`).toBeGreaterThan(first[r]!.samples);
+        expect(later[r]!.audioPackets, `${role} receives ${r} audio packets`).toBeGreaterThan(first[r]!.audioPackets + 25);
+        // 2 s of 48 kHz audio is 96 000 samples; at least half played from real packets.
+        expect(later[r]!.heard - first[r]!.heard, `${role} hears ${r} (non-concealed samples)`).toBeGreaterThan(48_000);
       }
     }
 
@@ -123,7 +154,7 @@ describe('three-way session', () => {
         const rows = (await remoteStats(page)).filter((r) => newIds.includes(r.producerId));
         const video = rows.find((r) => r.kind === 'video');
         const audio = rows.find((r) => r.kind === 'audio');
-        return video && audio && video.framesDecoded > 5 && audio.totalSamplesReceived > 4800 ? rows : null;
+        return video && audio && video.framesDecoded > 5 && audio.packetsReceived > 50 && audio.totalSamplesReceived - audio.concealedSamples > 4800 ? rows : null;
       }, 40_000);
       expect(fresh).toHaveLength(2);
       const state = await page.evaluate(() => window.__pleaSession!.state());
@@ -145,8 +176,16 @@ describe('three-way session', () => {
     await p.getByTestId('mute-button').click();
     await waitFor('prosecutor microphone paused', () => prosecutorMic()?.paused === true);
     await l.locator('[data-testid="remote-tile"][data-role="prosecutor"] [data-testid="muted-badge"]').waitFor({ timeout: 10_000 });
+    // Muted: no audio packets from the prosecutor reach the lawyer (a few in flight at most).
+    await new Promise((r) => setTimeout(r, 500));
+    const muted1 = (await byRole(l))['prosecutor']!;
+    await new Promise((r) => setTimeout(r, 1500));
+    const muted2 = (await byRole(l))['prosecutor']!;
+    expect(muted2.audioPackets - muted1.audioPackets, 'no prosecutor audio while muted').toBeLessThanOrEqual(3);
     await p.getByTestId('mute-button').click();
     await waitFor('prosecutor microphone resumed', () => prosecutorMic()?.paused === false);
     await l.locator('[data-testid="remote-tile"][data-role="prosecutor"] [data-testid="muted-badge"]').waitFor({ state: 'detached', timeout: 10_000 });
+    // Unmuted: audio from the prosecutor flows again, packets and real samples.
+    await expectAudioFlowing(l, 'prosecutor', 'lawyer after unmute', muted2);
   });
 });

@@ -24,6 +24,8 @@ interface PleaRemoteStat {
   framesDecoded: number;
   packetsReceived: number;
   totalSamplesReceived: number;
+  /** Samples the jitter buffer made up (no packet to play): totalSamplesReceived includes them. */
+  concealedSamples: number;
   bytesReceived: number;
 }
 

@@ -435,6 +435,7 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
           framesDecoded: num(inbound?.framesDecoded),
           packetsReceived: num(inbound?.packetsReceived),
           totalSamplesReceived: num(inbound?.totalSamplesReceived),
+          concealedSamples: num(inbound?.concealedSamples),
           bytesReceived: num(inbound?.bytesReceived),
         };
       })
