@@ -604,6 +604,24 @@ const PROP_DATE_WINDOWS: Readonly<Record<string, readonly TimeRange[]>> = {
   ],
 };
 
+/** Every room slot of a request fits a window at this start, whatever its buffers (escort ≤ 6, changeover ≤ 4). */
+const SAFE_BEFORE = 6;
+const SAFE_AFTER = 4;
+
+/**
+ * Requests mostly placeable and clashing: 85% start where the room slot fits a working window (a
+ * third of those on one of a few crowded starts), few detainees, prosecutors and lawyers, one in
+ * five pinned to a room; duty lawyers are mostly on the roster (see arbSite).
+ */
+const arbStart = (durationMin: number): fc.Arbitrary<number> => {
+  const windows = PROP_DATE_WINDOWS[MON] ?? [];
+  const inWindow = fc
+    .constantFrom(...windows)
+    .chain((w) => fc.integer({ min: w.start + SAFE_BEFORE, max: Math.max(w.start + SAFE_BEFORE, w.end - SAFE_AFTER - durationMin) }));
+  const crowded = fc.constantFrom(at('09:10'), at('09:20'), at('09:30'), at('14:10'), at('14:15'));
+  return fc.oneof({ arbitrary: inWindow, weight: 11 }, { arbitrary: crowded, weight: 6 }, { arbitrary: fc.integer({ min: 520, max: 900 }), weight: 3 });
+};
+
 const arbSite: fc.Arbitrary<Site> = fc
   .record({
     inactive: fc.subarray(['interrogation-2', 'plea-4', 'plea-3']),
@@ -615,10 +633,17 @@ const arbSite: fc.Arbitrary<Site> = fc
         len: fc.integer({ min: 5, max: 60 }),
         target: fc.oneof(fc.constant({}), fc.constantFrom('plea-1', 'interrogation-1').map((roomId) => ({ roomId })), fc.constantFrom<RoomKind>('plea', 'interrogation').map((roomKind) => ({ roomKind }))),
       }),
-      { maxLength: 3 },
+      { maxLength: 2 },
     ),
-    roster: fc.array(fc.record({ lawyer: fc.integer({ min: 0, max: 4 }), start: fc.integer({ min: 520, max: 880 }), len: fc.integer({ min: 20, max: 200 }) }), { maxLength: 6 }),
-    changeover: fc.integer({ min: 0, max: 4 }),
+    // Each duty lawyer is on duty for most of a window (or not at all): open duty requests mostly find one.
+    roster: fc.array(
+      fc.record({
+        morning: fc.option(fc.record({ start: fc.integer({ min: 530, max: 560 }), len: fc.integer({ min: 25, max: 80 }) }), { nil: undefined, freq: 5 }),
+        afternoon: fc.option(fc.record({ start: fc.integer({ min: 830, max: 850 }), len: fc.integer({ min: 20, max: 60 }) }), { nil: undefined, freq: 4 }),
+      }),
+      { minLength: 5, maxLength: 5 },
+    ),
+    changeover: fc.integer({ min: 0, max: SAFE_AFTER }),
   })
   .map(({ inactive, strictPlea, reserved, roster, changeover }) =>
     defaultSite({
@@ -626,7 +651,9 @@ const arbSite: fc.Arbitrary<Site> = fc
       roomKinds: strictPlea ? { ...DEFAULT_ROOM_KINDS, plea_hearing: ['plea'] } : DEFAULT_ROOM_KINDS,
       dateWindows: PROP_DATE_WINDOWS,
       reservedWindows: reserved.map((w, i): ReservedWindow => ({ id: `rw${i}`, priorityClass: w.priorityClass, start: w.start, end: w.start + w.len, ...w.target })),
-      dutyRoster: roster.map((d) => ({ lawyerId: `duty-${d.lawyer}`, date: MON, start: d.start, end: d.start + d.len })),
+      dutyRoster: roster.flatMap((d, n) =>
+        [d.morning, d.afternoon].flatMap((x) => (x === undefined ? [] : [{ lawyerId: `duty-${n}`, date: MON, start: x.start, end: x.start + x.len }])),
+      ),
       defaultChangeoverAfterMin: changeover,
     }),
   );
@@ -638,15 +665,15 @@ const arbRequest: fc.Arbitrary<BookingRequest> = fc
     lawyer: fc.oneof(
       fc.constant<[LawyerRole, string | undefined]>(['duty', undefined]),
       fc.integer({ min: 0, max: 4 }).map((n): [LawyerRole, string | undefined] => ['duty', `duty-${n}`]),
-      fc.integer({ min: 0, max: 4 }).map((n): [LawyerRole, string | undefined] => ['defence', `def-${n}`]),
+      fc.integer({ min: 0, max: 5 }).map((n): [LawyerRole, string | undefined] => ['defence', `def-${n}`]),
     ),
     priorityClass: fc.constantFrom<PriorityClass>('district', 'district', 'sibling', 'higher'),
     sessionKind: fc.constantFrom<SessionKind>('plea_hearing', 'arraignment', 'bail_hearing'),
-    requestedStart: fc.integer({ min: 520, max: 900 }),
     durationMin: fc.integer({ min: 4, max: 25 }),
-    escort: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
-    pin: fc.option(fc.constantFrom('plea-1', 'plea-4', 'interrogation-1', 'interrogation-2'), { nil: undefined, freq: 6 }),
+    escort: fc.option(fc.integer({ min: 0, max: SAFE_BEFORE }), { nil: undefined }),
+    pin: fc.oneof({ arbitrary: fc.constant(undefined), weight: 4 }, { arbitrary: fc.constantFrom('plea-1', 'plea-4', 'interrogation-1', 'interrogation-2'), weight: 1 }),
   })
+  .chain((g) => arbStart(g.durationMin).map((requestedStart) => ({ ...g, requestedStart })))
   .map((g) =>
     req({
       detaineeId: `det-${g.detainee}`,
@@ -662,20 +689,42 @@ const arbRequest: fc.Arbitrary<BookingRequest> = fc
     }),
   );
 
+const arbMoveStart = arbStart(12);
+
+/**
+ * Shares of the interesting cases, counted across all runs of a property and asserted after it, so
+ * that a generator drifting back to trivial cases fails the test (shrinking adds runs; the shares
+ * stay meaningful). SHARES=1 prints them.
+ */
+const share = (n: number, of: number): number => (of === 0 ? 0 : n / of);
+const report = (name: string, o: Record<string, number>): void => {
+  if (process.env['SHARES']) console.log(name, JSON.stringify(o));
+};
+
 describe('properties', () => {
   it('a planned day never breaks a rule: rooms with buffers, people, windows, reservations, roster, room kinds', () => {
+    const seen = { requests: 0, placed: 0, daysWithLeftOvers: 0, days: 0 };
     fc.assert(
       fc.property(arbSite, fc.array(arbRequest, { maxLength: 50 }), (site, requests) => {
         const plan = planDay(requests, site);
         expect(violations(site, plan.placed)).toEqual([]);
         const ids = [...plan.placed.map((b) => b.request.requestId), ...plan.unplaced.map((u) => u.request.requestId)].sort();
         expect(ids).toEqual(requests.map((q) => q.requestId).sort());
+        seen.days++;
+        seen.requests += requests.length;
+        seen.placed += plan.placed.length;
+        if (plan.unplaced.length > 0 && plan.placed.length > 0) seen.daysWithLeftOvers++;
       }),
       { numRuns: RUNS(400) },
     );
+    report('plan', { placed: share(seen.placed, seen.requests), contended: share(seen.daysWithLeftOvers, seen.days) });
+    // The checker saw full days: most requests placed, and on many days the rooms and people ran short.
+    expect(share(seen.placed, seen.requests)).toBeGreaterThan(0.5);
+    expect(share(seen.daysWithLeftOvers, seen.days)).toBeGreaterThan(0.3);
   });
 
   it('adding lower-priority requests never changes where the priority requests go', () => {
+    const seen = { runs: 0, kept: 0, competed: 0 };
     fc.assert(
       fc.property(arbSite, fc.array(arbRequest, { maxLength: 30 }), fc.array(arbRequest, { maxLength: 30 }), fc.constantFrom<PriorityClass>('district', 'sibling'), (site, base, extra, lower) => {
         const added = extra.map((q) => ({ ...q, priorityClass: lower === 'sibling' ? (q.priorityClass === 'higher' ? 'sibling' : q.priorityClass) : 'district' }));
@@ -683,25 +732,39 @@ describe('properties', () => {
         const where = (placed: readonly Booking[]): string[] =>
           placed.filter((b) => keep(b.request.priorityClass)).map((b) => `${b.request.requestId}@${b.roomId}/${b.start}/${b.lawyerId}`).sort();
         const alone = planDay(base, site).placed;
-        const mixed = planDay([...added.slice(0, 15), ...base, ...added.slice(15)], site).placed;
+        const mixedPlan = planDay([...added.slice(0, 15), ...base, ...added.slice(15)], site);
+        const mixed = mixedPlan.placed;
         expect(where(mixed)).toEqual(where(alone));
+        seen.runs++;
+        const addedIds = new Set(added.map((q) => q.requestId));
+        if (where(alone).length > 0) seen.kept++;
+        // The added requests really competed: some were placed beside kept ones and some were left out.
+        if (where(alone).length > 0 && mixed.some((b) => addedIds.has(b.request.requestId)) && mixedPlan.unplaced.some((u) => addedIds.has(u.request.requestId))) seen.competed++;
       }),
       { numRuns: RUNS(400) },
     );
+    report('priority', { kept: share(seen.kept, seen.runs), competed: share(seen.competed, seen.runs) });
+    expect(share(seen.kept, seen.runs)).toBeGreaterThan(0.6);
+    expect(share(seen.competed, seen.runs)).toBeGreaterThan(0.25);
   });
 
   it('place books exactly at the requested time or gives the right reason and bookable alternatives', () => {
+    const seen = { runs: 0, placed: 0, alternatives: 0, reasons: new Map<RejectReason, number>() };
     fc.assert(
       fc.property(arbSite, fc.array(arbRequest, { maxLength: 25 }), arbRequest, (site, earlier, q) => {
         const s = new Schedule(site);
         for (const e of earlier) s.place(e);
         const before = s.bookings();
         const result = s.place(q);
+        seen.runs++;
         if (result.ok) {
+          seen.placed++;
           expect(result.booking.start).toBe(q.requestedStart);
           expect(violations(site, s.bookings())).toEqual([]);
           return;
         }
+        seen.reasons.set(result.reason, (seen.reasons.get(result.reason) ?? 0) + 1);
+        if (result.alternatives.length > 0) seen.alternatives++;
         expect(s.bookings()).toEqual(before);
         expect(result.alternatives.length).toBeLessThanOrEqual(3);
         const distances = result.alternatives.map((a) => Math.abs(a.start - q.requestedStart));
@@ -717,23 +780,44 @@ describe('properties', () => {
       }),
       { numRuns: RUNS(400) },
     );
+    const refusals = seen.runs - seen.placed;
+    report('place', { placed: share(seen.placed, seen.runs), outsideWindow: share(seen.reasons.get('outside_window') ?? 0, seen.runs), withAlternatives: share(seen.alternatives, refusals), reasons: seen.reasons.size, ...Object.fromEntries(seen.reasons) });
+    // Both sides of the property ran often: bookings at the exact time, and refusals of many kinds
+    // (not mostly outside_window) whose alternatives were each booked on a copy.
+    expect(share(seen.placed, seen.runs)).toBeGreaterThan(0.3);
+    expect(share(seen.reasons.get('outside_window') ?? 0, seen.runs)).toBeLessThan(0.3);
+    expect(seen.reasons.size).toBeGreaterThanOrEqual(5);
+    expect(share(seen.alternatives, refusals)).toBeGreaterThan(0.5);
   });
 
   it('cancel, move, no-show and overrun keep every booking valid and lose none', () => {
     const op = fc.oneof(
-      arbRequest.map((q) => ({ kind: 'place' as const, q })),
-      fc.nat().map((i) => ({ kind: 'cancel' as const, i })),
-      fc.nat().map((i) => ({ kind: 'noShow' as const, i })),
-      fc.record({ i: fc.nat(), start: fc.integer({ min: 520, max: 900 }), room: fc.option(fc.constantFrom('plea-1', 'interrogation-3'), { nil: undefined }) }).map((m) => ({ kind: 'move' as const, ...m })),
-      fc.record({ i: fc.nat(), extra: fc.integer({ min: 1, max: 30 }) }).map((m) => ({ kind: 'overrun' as const, ...m })),
+      { arbitrary: arbRequest.map((q) => ({ kind: 'place' as const, q })), weight: 2 },
+      { arbitrary: fc.nat().map((i) => ({ kind: 'cancel' as const, i })), weight: 1 },
+      { arbitrary: fc.nat().map((i) => ({ kind: 'noShow' as const, i })), weight: 1 },
+      { arbitrary: fc.record({ i: fc.nat(), start: arbMoveStart, room: fc.option(fc.constantFrom('plea-1', 'interrogation-3'), { nil: undefined }) }).map((m) => ({ kind: 'move' as const, ...m })), weight: 2 },
+      { arbitrary: fc.record({ i: fc.nat(), extra: fc.integer({ min: 1, max: 40 }) }).map((m) => ({ kind: 'overrun' as const, ...m })), weight: 3 },
     );
+    // A day already filled by requests, then the changes of the day among more requests.
+    const day = fc.tuple(fc.array(arbRequest, { minLength: 15, maxLength: 35 }), fc.array(op, { maxLength: 30 })).map(([first, rest]) => [...first.map((q) => ({ kind: 'place' as const, q })), ...rest]);
+    const seen = { changes: 0, liveAtChange: 0, moves: 0, movedOk: 0, overruns: 0, overrunsThatPushed: 0 };
     fc.assert(
-      fc.property(arbSite, fc.array(op, { maxLength: 40 }), (site, ops) => {
+      fc.property(arbSite, day, (site, ops) => {
         const s = new Schedule(site);
         const overrun = new Set<string>();
         for (const o of ops) {
           const live = s.bookings().filter((b) => b.status === 'booked');
           const pickLive = (i: number): Booking | undefined => live[i % Math.max(1, live.length)];
+          // Overruns mostly hit a booking that something follows closely (its room or one of its people):
+          // the case where the overrun has to re-room, move or displace.
+          const followed = live.filter((b) =>
+            live.some((x) => x.id !== b.id && x.start >= b.end && x.start - x.escortBeforeMin < b.end + 40 && (x.roomId === b.roomId || x.request.detaineeId === b.request.detaineeId || x.request.prosecutorId === b.request.prosecutorId || x.lawyerId === b.lawyerId)),
+          );
+          const pickFollowed = (i: number): Booking | undefined => (followed.length === 0 || i % 5 === 0 ? pickLive(i) : followed[i % followed.length]);
+          if (o.kind !== 'place' && live.length > 0) {
+            seen.changes++;
+            seen.liveAtChange += live.length;
+          }
           if (o.kind === 'place') s.place(o.q);
           else if (o.kind === 'cancel') {
             const b = pickLive(o.i);
@@ -744,15 +828,19 @@ describe('properties', () => {
           } else if (o.kind === 'move') {
             const b = pickLive(o.i);
             if (b && !overrun.has(b.id)) {
+              seen.moves++;
               const r = s.move(b.id, { start: o.start, roomId: o.room });
               if (!r.ok) expect(s.get(b.id)).toEqual(b);
+              else seen.movedOk++;
             }
           } else {
-            const b = pickLive(o.i);
+            const b = pickFollowed(o.i);
             if (b && b.end + o.extra + 6 < 1440) {
               const count = s.bookings().length;
               const r = s.overrun(b.id, b.end + o.extra);
               overrun.add(b.id);
+              seen.overruns++;
+              if (r.changed.length + r.unplaceable.length > 0) seen.overrunsThatPushed++;
               expect(s.bookings()).toHaveLength(count);
               for (const c of r.changed) expect(s.get(c.bookingId)).toMatchObject(c.after);
               for (const u of r.unplaceable) expect(s.get(u.id)?.status).toBe('displaced');
@@ -765,6 +853,12 @@ describe('properties', () => {
       }),
       { numRuns: RUNS(300) },
     );
+    report('ops', { meanLive: share(seen.liveAtChange, seen.changes), movedOk: share(seen.movedOk, seen.moves), overrunsThatPushed: share(seen.overrunsThatPushed, seen.overruns), overruns: seen.overruns, moves: seen.moves });
+    // The changes ran on full days: several live bookings each time, moves that succeeded, and
+    // overruns that really pushed other bookings (re-roomed, moved later or displaced).
+    expect(share(seen.liveAtChange, seen.changes)).toBeGreaterThan(5);
+    expect(share(seen.movedOk, seen.moves)).toBeGreaterThan(0.15);
+    expect(share(seen.overrunsThatPushed, seen.overruns)).toBeGreaterThan(0.3);
   });
 });
 
