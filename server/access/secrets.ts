@@ -4,12 +4,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
+import { generateEvidenceKeyPem } from '../../recordings/disc/evidence-key.js';
 
 export interface Secrets {
   joinSecret: string;
   agentCredentials: Record<string, string>;
   /** Staff id → key (schedule API, boards). */
   staffKeys: Record<string, string>;
+  /** The site's evidence key (Ed25519, PKCS#8 PEM): signs disc manifests. Never rotated by itself. */
+  evidenceKeyPem: string;
 }
 
 export function loadSecrets(config: Config): Secrets {
@@ -24,6 +27,7 @@ export function loadSecrets(config: Config): Secrets {
       : stored.staffKeys && Object.keys(stored.staffKeys).length
         ? stored.staffKeys
         : { staff: randomBytes(18).toString('base64url') },
+    evidenceKeyPem: stored.evidenceKeyPem || generateEvidenceKeyPem(),
   };
   for (const room of config.site.rooms) {
     secrets.agentCredentials[room.id] =

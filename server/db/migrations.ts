@@ -175,4 +175,39 @@ export const migrations: Migration[] = [
       CREATE INDEX recording_gaps_booking ON recording_gaps(booking_id, started_at);
     `,
   },
+  {
+    version: 4,
+    name: 'evidence: disc images and the append-only custody log',
+    sql: `
+      CREATE TABLE disc_images (
+        booking_id TEXT NOT NULL,
+        disc_no INTEGER NOT NULL CHECK (disc_no >= 1),
+        disc_count INTEGER NOT NULL CHECK (disc_count >= disc_no),
+        medium TEXT NOT NULL,
+        path TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        built_at TEXT NOT NULL,
+        PRIMARY KEY (booking_id, disc_no)
+      );
+      CREATE TABLE custody_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        booking_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('image_built', 'burned', 'verified', 'verify_failed', 'sealed', 'handed_over')),
+        disc_no INTEGER,
+        copy TEXT CHECK (copy IN ('master', 'working')),
+        image_sha256 TEXT,
+        actor TEXT NOT NULL,
+        handed_to TEXT,
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX custody_events_booking ON custody_events(booking_id, seq);
+      CREATE TRIGGER custody_events_no_update BEFORE UPDATE ON custody_events BEGIN SELECT RAISE(ABORT, 'custody events are append-only'); END;
+      CREATE TRIGGER custody_events_no_delete BEFORE DELETE ON custody_events BEGIN SELECT RAISE(ABORT, 'custody events are append-only'); END;
+    `,
+  },
 ];
