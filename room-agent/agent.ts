@@ -21,6 +21,8 @@ import { Publisher, publishTracks, type CaptureSource } from './publisher.js';
 import { Player, freePortPair, type Sink } from './player.js';
 import { ensureSyntheticClip } from './synthetic-clip.js';
 import { ChildReaper } from './child-reaper.js';
+import { ensureBeepFlashClip } from './beep-flash-clip.js';
+import { EvidenceRecorder, clockOffsetMs, type EvidenceCapture } from './evidence/evidence-recorder.js';
 
 export interface AgentOptions {
   serverUrl: string;
@@ -30,7 +32,8 @@ export interface AgentOptions {
   ffmpegPath: string;
   /** Where clips and SDP files go. */
   workDir: string;
-  capture: { kind: 'synthetic' } | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+  /** Synthetic: the looped test clip, or the beep-and-flash pattern (for A/V sync measurement). */
+  capture: { kind: 'synthetic'; pattern?: 'clip' | 'beep-flash' } | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
   sink: Sink;
   /** Whether to receive the other parties (a room PC does; a load generator may not). */
   play: boolean;
@@ -40,6 +43,8 @@ export interface AgentOptions {
   /** Encrypt the published camera and microphone (SRTP) instead of plain RTP. */
   srtp?: boolean;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+  /** Render the evidence video of booking sessions live and upload its segments (a room PC does). */
+  evidence?: { segmentSeconds?: number; width?: number; height?: number };
 }
 
 export type AgentState = 'connecting' | 'idle' | 'joining' | 'live' | 'stopped';
@@ -60,6 +65,8 @@ export class RoomAgent {
   private rttMs: number | null = null;
   private clip: string | null = null;
   private children: ChildReaper | undefined;
+  /** The live evidence video and its uploads (when options.evidence). */
+  evidence: EvidenceRecorder | null = null;
   state: AgentState = 'connecting';
   /** Counts completed joins (publish done): tests and health read it. */
   joins = 0;
@@ -74,6 +81,19 @@ export class RoomAgent {
     this.children = new ChildReaper(this.options.workDir, this.options.roomId);
     const reaped = this.children.reapLeftovers();
     if (reaped) this.log('warn', `ended ${reaped} media processes left by a previous run`);
+    if (this.options.evidence) {
+      this.evidence = new EvidenceRecorder({
+        ffmpegPath: this.options.ffmpegPath,
+        serverUrl: this.options.serverUrl,
+        roomId: this.options.roomId,
+        credential: this.options.credential,
+        workDir: this.options.workDir,
+        ...this.options.evidence,
+        children: this.children,
+        log: (level, msg, extra) => this.log(level, msg, extra),
+      });
+      this.evidence.start();
+    }
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(this.options.serverUrl, {
       auth: { kind: 'agent', roomId: this.options.roomId, credential: this.options.credential },
       transports: ['websocket'],
@@ -144,6 +164,10 @@ export class RoomAgent {
   private async captureSource(): Promise<CaptureSource> {
     const c = this.options.capture;
     if (c.kind === 'devices') return c;
+    if (c.pattern === 'beep-flash') {
+      this.clip ??= await ensureBeepFlashClip(this.options.ffmpegPath, path.join(this.options.workDir, 'clips'), { roomId: this.options.roomId, roomName: this.options.roomName });
+      return { kind: 'synthetic', clip: this.clip };
+    }
     this.clip ??= await ensureSyntheticClip(this.options.ffmpegPath, path.join(this.options.workDir, 'clips'), {
       roomId: this.options.roomId,
       roomName: this.options.roomName,
@@ -170,7 +194,9 @@ export class RoomAgent {
   private async joinSession(gen: number): Promise<void> {
     this.state = 'joining';
     const source = await this.captureSource();
+    const sentAt = Date.now();
     const joined = await this.request('agent:join', {});
+    const clockOffset = clockOffsetMs(joined.clock, sentAt, Date.now());
     if (gen !== this.generation) return;
     this.sessionId = joined.session.sessionId;
     this.partyId = joined.partyId;
@@ -196,6 +222,7 @@ export class RoomAgent {
     }, this.children);
     this.publisher = publisher;
     publisher.start(targets);
+    this.evidence?.begin(joined.evidence, joined.clock, clockOffset, this.evidenceCapture(source));
     this.state = 'live';
     this.joins++;
     this.log('info', 'publishing', { sessionId: this.sessionId });
@@ -210,7 +237,7 @@ export class RoomAgent {
     const [port, rtcpPort] = await freePortPair(ip);
     const info = await this.request('agent:consume', { producerId: p.producerId, ip, port, rtcpPort });
     if (gen !== this.generation) return;
-    const player = new Player(this.options.ffmpegPath, info, ip, port, rtcpPort, this.options.sink, path.join(this.options.workDir, 'sdp'), this.children);
+    const player = new Player(this.options.ffmpegPath, info, ip, port, rtcpPort, this.options.sink, path.join(this.options.workDir, 'sdp'), this.children, this.evidence?.tapFor(info));
     this.players.set(p.producerId, player);
     player.start();
     // The player listens before the (paused) consumer starts sending.
@@ -218,8 +245,16 @@ export class RoomAgent {
     await this.request('consumer:resume', { consumerId: info.consumerId });
   }
 
+  private evidenceCapture(source: CaptureSource): EvidenceCapture {
+    const c = this.options.capture;
+    if (c.kind === 'synthetic' && c.pattern === 'beep-flash') return { kind: 'beep-flash' };
+    return source;
+  }
+
   private stopPlayer(producerId: string): void {
-    this.players.get(producerId)?.stop();
+    const player = this.players.get(producerId);
+    if (player) this.evidence?.released(player.info);
+    player?.stop();
     this.players.delete(producerId);
   }
 
@@ -228,6 +263,7 @@ export class RoomAgent {
     this.publisher?.stop();
     this.publisher = null;
     for (const id of [...this.players.keys()]) this.stopPlayer(id);
+    await this.evidence?.end();
     this.sessionId = null;
     this.partyId = null;
     if (this.state !== 'stopped') this.state = this.socket?.connected ? 'idle' : 'connecting';
@@ -275,6 +311,7 @@ export class RoomAgent {
     this.socket?.disconnect();
     await this.queue;
     await this.stopMedia('agent stopped');
+    await this.evidence?.stop();
     this.state = 'stopped';
   }
 }

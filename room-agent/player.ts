@@ -11,6 +11,13 @@ import type { ChildReaper } from './child-reaper.js';
 
 export type Sink = { kind: 'null' } | { kind: 'file'; dir: string } | { kind: 'play'; ffplay: string };
 
+/** A second output of the player's ffmpeg on pipe:3 (the evidence compositor's decoded frames or PCM). */
+export interface PlayerTap {
+  /** ffmpeg output options ending in 'pipe:3'. */
+  outputArgs: string[];
+  onData(chunk: Buffer): void;
+}
+
 /** Finds a free even/odd UDP port pair on the address (RTP, RTCP). */
 export async function freePortPair(ip: string, min = 20000, max = 29998): Promise<[number, number]> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -63,7 +70,8 @@ export class Player {
     readonly rtcpPort: number,
     private readonly sink: Sink,
     private readonly workDir: string,
-    private readonly children?: ChildReaper
+    private readonly children?: ChildReaper,
+    private readonly tap?: PlayerTap
   ) {}
 
   start(): void {
@@ -78,7 +86,10 @@ export class Player {
     const input = ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-reorder_queue_size', '64', '-i', sdpFile];
     let cmd = this.ffmpegPath;
     let args: string[];
-    if (this.sink.kind === 'play') {
+    if (this.sink.kind === 'play' && this.tap) {
+      // One receiver for both: the tap, and the screen or speakers through ffmpeg's own devices.
+      args = [...input, ...this.tap.outputArgs, ...(this.info.kind === 'video' ? ['-f', 'sdl2', this.info.role] : ['-f', 'pulse', this.info.role])];
+    } else if (this.sink.kind === 'play') {
       cmd = this.sink.ffplay;
       args = ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', 'nobuffer', '-window_title', `${this.info.role}`, sdpFile];
     } else if (this.sink.kind === 'file') {
@@ -87,7 +98,10 @@ export class Player {
     } else {
       args = [...input, '-progress', 'pipe:1', '-nostats', '-f', 'null', '-'];
     }
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (this.tap && this.sink.kind !== 'play') args = [...input, ...this.tap.outputArgs, ...args.slice(input.length)];
+    const child = spawn(cmd, args, { stdio: this.tap ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'] });
+    const tap = this.tap;
+    if (tap) (child.stdio[3] as NodeJS.ReadableStream | null)?.on('data', (d: Buffer) => tap.onData(d));
     this.child = child;
     this.children?.add(child.pid);
     child.stdout?.on('data', (d: Buffer) => {

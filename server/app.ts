@@ -93,6 +93,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     agentCredentials: secrets.agentCredentials,
     audit,
     log: componentLogger(log, 'signalling'),
+    timeZone: config.site.timeZone,
+    caseNumberOf: (bookingId) => schedule.store.row(bookingId)?.case_number ?? null,
   });
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'), options.clock);
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));

@@ -215,9 +215,29 @@ export interface PlainConsumerInfo {
   /** Where the server sends from: the agent's receiver may filter on it. */
   sourceIp: string;
 }
+/**
+ * The session's clock, told to the room agent at join: the evidence video burns
+ * in this clock (the server's), not the room PC's own.
+ */
+export interface SessionClockView {
+  /** The server's clock (epoch ms) as it sent the reply; the agent derives its offset from it and the round trip. */
+  serverTimeMs: number;
+  /** When the session opened (ISO, UTC). */
+  sessionOpenedAt: string;
+  /** The site's IANA time zone: the time is shown in it. */
+  timeZone: string;
+}
+/** What the room agent's evidence video shows and is filed under; null for a standing (demo) session, which is not recorded. */
+export interface EvidenceBrief {
+  bookingId: string;
+  caseNumber: string;
+  roomName: string;
+}
 export interface AgentJoinReply {
   partyId: string;
   session: SessionView;
+  clock: SessionClockView;
+  evidence: EvidenceBrief | null;
 }
 
 // ---------------------------------------------------------------------------

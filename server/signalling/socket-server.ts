@@ -61,6 +61,10 @@ export interface SignallingDeps {
   agentCredentials: Record<string, string>;
   audit: AuditTrail;
   log: Logger;
+  /** The site's time zone (the session clock is shown in it). */
+  timeZone: string;
+  /** The case number of a booking, for the room agent's evidence video. */
+  caseNumberOf?: (bookingId: string) => string | null;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -163,7 +167,17 @@ class Connection {
 
   constructor(private readonly socket: IoSocket, private readonly deps: SignallingDeps, private readonly log: Logger) {
     this.handle('session:join', (p) => this.join(p.displayName));
-    this.handle('agent:join', (p) => this.join(p.displayName));
+    this.handle('agent:join', (p) => {
+      const joined = this.join(p.displayName);
+      const session = this.session!;
+      const caseNumber = session.bookingId ? deps.caseNumberOf?.(session.bookingId) ?? null : null;
+      return {
+        partyId: joined.partyId,
+        session: joined.session,
+        clock: { serverTimeMs: Date.now(), sessionOpenedAt: session.openedAt.toISOString(), timeZone: deps.timeZone },
+        evidence: session.bookingId && caseNumber !== null ? { bookingId: session.bookingId, caseNumber, roomName: session.room.name } : null,
+      };
+    });
     this.handle('session:leave', () => {
       this.leave('left');
       return {};

@@ -1,0 +1,404 @@
+// The live evidence-video compositor of a room agent. One encoder ffmpeg reads
+// the room's own camera and microphone itself (full quality, in sync at the
+// source) and, from this process, one raw-video pipe per inset slot and one PCM
+// pipe with the other parties' audio mixed. This process clocks those pipes at
+// a fixed rate: the latest decoded frame of each inset (or a placeholder when
+// its party stalled or left) and the mixed audio (silence for a stalled party).
+// So the encoder never waits on a remote party: the room's picture never
+// freezes because an inset did. The encoder burns in the session clock's date
+// and time (pts + the session clock at the first frame), the case number and
+// the room, encodes H.264 + AAC and cuts self-contained MPEG-TS segments, each
+// reported when it closes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { ChildReaper } from '../child-reaper.js';
+
+export interface InsetSlot {
+  /** Shown under the inset (e.g. 检察官 / Prosecutor). */
+  label: string;
+}
+
+export type MainSource =
+  | { kind: 'file'; path: string; loop: boolean }
+  /** A live lavfi graph with video [out0] and audio [out1] (synthetic rooms). */
+  | { kind: 'lavfi'; graph: string }
+  | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+
+export interface CompositorOptions {
+  ffmpegPath: string;
+  main: MainSource;
+  width: number;
+  height: number;
+  fps: number;
+  slots: InsetSlot[];
+  insetWidth: number;
+  insetHeight: number;
+  /** Session clock (epoch ms) at the encoder's first frame: the burned-in time is this plus pts. */
+  sessionClockAtStartMs: number;
+  /** IANA time zone the time is shown in (the site's). */
+  timeZone: string;
+  caseNumber: string;
+  roomName: string;
+  fontFile: string | null;
+  dir: string;
+  /** Segment files are `<prefix>-00001.ts`, ... */
+  prefix: string;
+  segmentSeconds: number;
+  preset: 'ultrafast' | 'superfast' | 'veryfast';
+  threads: number;
+  children?: ChildReaper;
+}
+
+export interface ClosedSegment {
+  file: string;
+  /** 1-based index within this encoder run. */
+  index: number;
+  /** Seconds from the run's first frame. */
+  startS: number;
+  endS: number;
+}
+
+export interface CompositorEvents {
+  segment(seg: ClosedSegment): void;
+  exit(code: number | null, detail: string): void;
+}
+
+const SAMPLE_RATE = 48_000;
+const CHANNELS = 2;
+
+/** A remote party's audio waiting to be mixed: a small FIFO with a prebuffer. */
+class AudioFifo {
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private playing = false;
+  lastDataAt = 0;
+  constructor(private readonly prebufferBytes: number, private readonly maxBytes: number) {}
+
+  push(chunk: Buffer, now: number): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    this.lastDataAt = now;
+    // Far behind (a burst after a stall): drop the oldest, keep the delay bounded.
+    while (this.bytes > this.maxBytes && this.chunks.length) {
+      const first = this.chunks[0]!;
+      const excess = this.bytes - this.prebufferBytes;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.bytes -= first.length;
+      } else {
+        const cut = excess - (excess % 4);
+        this.chunks[0] = first.subarray(cut);
+        this.bytes -= cut;
+      }
+    }
+  }
+
+  /** Adds `out.length` bytes of samples into `mix` (s16 stereo interleaved); silence when starved. */
+  mixInto(mix: Int32Array): void {
+    const need = mix.length * 2;
+    if (!this.playing) {
+      if (this.bytes < this.prebufferBytes) return;
+      this.playing = true;
+    }
+    if (this.bytes < need) {
+      // Starved: wait for the prebuffer again rather than stutter.
+      this.playing = false;
+      return;
+    }
+    let filled = 0;
+    while (filled < need) {
+      const first = this.chunks[0]!;
+      const take = Math.min(first.length, need - filled);
+      for (let i = 0; i + 1 < take; i += 2) mix[(filled + i) >> 1]! += first.readInt16LE(i);
+      filled += take;
+      if (take === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(take);
+      this.bytes -= take;
+    }
+  }
+}
+
+/** Latest frame of an inset, by arrival. */
+interface InsetState {
+  frame: Buffer | null;
+  at: number;
+}
+
+export class EvidenceCompositor {
+  private child: ChildProcess | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly insets: InsetState[];
+  private readonly audio = new Map<string, AudioFifo>();
+  private readonly placeholder: Buffer;
+  private readonly frameBytes: number;
+  private readonly samplesPerTick: number;
+  private ticks = 0;
+  private t0 = 0;
+  private stopping = false;
+  private stderrTail = '';
+  private csvTail = '';
+  private exitPromise: Promise<void> | null = null;
+  /** Frames the encoder reported (from -progress): the measure that the picture keeps coming. */
+  framesEncoded = 0;
+  /** Ticks at which a pipe could not take its frame in time (encoder slower than real time). */
+  overruns = 0;
+  /** Session clock (epoch ms) at the run's first frame. */
+  readonly clockAtStartMs: number;
+  /** Insets shown as placeholder since their party stalled. */
+  stalledInsetTicks = 0;
+
+  constructor(private readonly options: CompositorOptions, private readonly events: CompositorEvents) {
+    if (!Number.isInteger(SAMPLE_RATE / options.fps)) throw new Error(`fps ${options.fps} does not divide ${SAMPLE_RATE} Hz into whole samples per frame`);
+    this.insets = options.slots.map(() => ({ frame: null, at: 0 }));
+    this.frameBytes = (options.insetWidth * options.insetHeight * 3) / 2;
+    this.placeholder = placeholderFrame(options.insetWidth, options.insetHeight);
+    this.samplesPerTick = Math.round(SAMPLE_RATE / options.fps);
+    this.clockAtStartMs = options.sessionClockAtStartMs;
+  }
+
+  get insetFrameBytes(): number {
+    return this.frameBytes;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** A decoded inset frame (yuv420p, insetWidth x insetHeight) for a slot. */
+  insetFrame(slot: number, frame: Buffer): void {
+    const s = this.insets[slot];
+    if (!s || frame.length !== this.frameBytes) return;
+    s.frame = frame;
+    s.at = Date.now();
+  }
+
+  /** The slot's party left: show the placeholder at once. */
+  clearInset(slot: number): void {
+    const s = this.insets[slot];
+    if (s) s.frame = null;
+  }
+
+  /** Decoded remote audio (s16le, 48 kHz, stereo) of one track. */
+  audioData(trackId: string, pcm: Buffer): void {
+    let fifo = this.audio.get(trackId);
+    if (!fifo) {
+      const bytesPerMs = (SAMPLE_RATE * CHANNELS * 2) / 1000;
+      fifo = new AudioFifo(Math.round(60 * bytesPerMs) & ~3, Math.round(250 * bytesPerMs) & ~3);
+      this.audio.set(trackId, fifo);
+    }
+    fifo.push(pcm, Date.now());
+  }
+
+  removeAudio(trackId: string): void {
+    this.audio.delete(trackId);
+  }
+
+  start(): void {
+    const o = this.options;
+    mkdirSync(o.dir, { recursive: true });
+    const args = this.buildArgs();
+    const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'];
+    for (let i = 0; i < o.slots.length + 1; i++) stdio.push('pipe');
+    const child = spawn(o.ffmpegPath, args, { stdio, env: { ...process.env, TZ: o.timeZone } });
+    this.child = child;
+    o.children?.add(child.pid);
+    child.stdout?.on('data', (d: Buffer) => this.onStdout(d));
+    child.stderr?.on('data', (d: Buffer) => {
+      const text = d.toString();
+      for (const m of text.matchAll(/^frame=(\d+)/gm)) this.framesEncoded = Math.max(this.framesEncoded, Number(m[1]));
+      // Keep the tail of real messages, not progress lines, for the exit detail.
+      const messages = text.split('\n').filter((l) => l && !/^[a-z_0-9]+=/.test(l)).join('\n');
+      if (messages) this.stderrTail = (this.stderrTail + messages + '\n').slice(-4000);
+    });
+    const pipes = this.pipes();
+    for (const p of pipes) p.on('error', () => undefined);
+    this.exitPromise = new Promise((resolve) => {
+      child.on('close', (code) => {
+        o.children?.remove(child.pid);
+        this.stopClock();
+        this.child = null;
+        this.events.exit(code, this.stderrTail.trim());
+        resolve();
+      });
+    });
+    this.t0 = performance.now();
+    this.ticks = 0;
+    this.tick();
+  }
+
+  private pipes(): Writable[] {
+    const c = this.child;
+    if (!c) return [];
+    const out: Writable[] = [];
+    for (let i = 0; i < this.options.slots.length + 1; i++) out.push(c.stdio[3 + i] as Writable);
+    return out;
+  }
+
+  private buildArgs(): string[] {
+    const o = this.options;
+    const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-nostats', '-progress', 'pipe:2', '-stats_period', '1'];
+    if (o.main.kind === 'file') {
+      args.push('-re', ...(o.main.loop ? ['-stream_loop', '-1'] : []), '-thread_queue_size', '64', '-i', o.main.path);
+    } else if (o.main.kind === 'lavfi') {
+      args.push('-re', '-f', 'lavfi', '-thread_queue_size', '64', '-i', o.main.graph);
+    } else {
+      const m = o.main;
+      args.push('-f', 'v4l2', '-framerate', String(m.fps), '-video_size', `${m.width}x${m.height}`, '-thread_queue_size', '512', '-i', m.videoDevice);
+      args.push('-f', 'alsa', '-thread_queue_size', '512', '-i', m.audioDevice);
+    }
+    const mainAudio = o.main.kind === 'devices' ? '1:a:0' : '0:a:0';
+    const firstPipeInput = o.main.kind === 'devices' ? 2 : 1;
+    o.slots.forEach((_s, i) => {
+      args.push('-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${o.insetWidth}x${o.insetHeight}`, '-framerate', String(o.fps), '-probesize', '32', '-analyzeduration', '0', '-thread_queue_size', '64', '-i', `pipe:${3 + i}`);
+    });
+    const audioInput = firstPipeInput + o.slots.length;
+    args.push('-f', 's16le', '-ar', String(SAMPLE_RATE), '-ac', String(CHANNELS), '-probesize', '32', '-analyzeduration', '0', '-thread_queue_size', '64', '-i', `pipe:${3 + o.slots.length}`);
+
+    // Text goes through files: no outside text is ever parsed as filter syntax.
+    const font = o.fontFile ? `fontfile='${o.fontFile}':` : '';
+    const clockFile = path.join(o.dir, `${o.prefix}.clock.txt`);
+    const offsetS = (o.sessionClockAtStartMs / 1000).toFixed(3);
+    writeFileSync(clockFile, `%{pts:localtime:${offsetS}:%Y-%m-%d %H\\:%M\\:%S}`);
+    const captionFile = path.join(o.dir, `${o.prefix}.caption.txt`);
+    writeFileSync(captionFile, `${o.caseNumber}    ${o.roomName}`);
+    const fs = Math.round(o.height / 20);
+    const filters: string[] = [];
+    filters.push(`[0:v:0]fps=${o.fps},scale=${o.width}:${o.height}:force_original_aspect_ratio=decrease:flags=fast_bilinear,pad=${o.width}:${o.height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p[m0]`);
+    const margin = 12;
+    o.slots.forEach((slot, i) => {
+      const x = o.width - o.insetWidth - margin;
+      const y = margin + i * (o.insetHeight + margin);
+      const labelFile = path.join(o.dir, `${o.prefix}.slot${i}.txt`);
+      writeFileSync(labelFile, slot.label);
+      filters.push(`[m${i}][${firstPipeInput + i}:v]overlay=x=${x}:y=${y}:eof_action=repeat:repeatlast=1,drawtext=${font}textfile='${labelFile}':fontsize=${Math.round(fs * 0.7)}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=4:x=${x + 4}:y=${y + o.insetHeight - Math.round(fs * 0.7) - 8}[m${i + 1}]`);
+    });
+    const last = `m${o.slots.length}`;
+    filters.push(
+      `[${last}]drawtext=${font}textfile='${clockFile}':expansion=normal:fontsize=${fs}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=${margin}:y=${margin},` +
+        `drawtext=${font}textfile='${captionFile}':expansion=none:fontsize=${Math.round(fs * 0.8)}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=${margin}:y=h-th-${margin + 6}[v]`
+    );
+    filters.push(`[${mainAudio}]aresample=${SAMPLE_RATE},aformat=channel_layouts=stereo[ma];[ma][${audioInput}:a]amix=inputs=2:duration=first:normalize=0[a]`);
+    args.push('-filter_complex', filters.join(';'), '-map', '[v]', '-map', '[a]');
+    const gop = o.fps * 2;
+    args.push(
+      '-c:v', 'libx264', '-preset', o.preset, '-tune', 'zerolatency', '-profile:v', 'high', '-pix_fmt', 'yuv420p', '-crf', '23', '-maxrate', '2500k', '-bufsize', '5000k',
+      '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-force_key_frames', `expr:gte(t,n_forced*${o.segmentSeconds})`, '-threads', String(o.threads),
+      '-c:a', 'aac', '-b:a', '96k', '-ar', String(SAMPLE_RATE), '-ac', '2',
+      '-f', 'segment', '-segment_format', 'mpegts', '-segment_time', String(o.segmentSeconds), '-segment_start_number', '1',
+      '-segment_list', 'pipe:1', '-segment_list_type', 'csv', '-reset_timestamps', '0',
+      path.join(o.dir, `${o.prefix}-%05d.ts`)
+    );
+    return args;
+  }
+
+  private onStdout(d: Buffer): void {
+    // The segment list: "file,start,end" per closed segment.
+    this.csvTail += d.toString();
+    let nl: number;
+    while ((nl = this.csvTail.indexOf('\n')) >= 0) {
+      const line = this.csvTail.slice(0, nl).trim();
+      this.csvTail = this.csvTail.slice(nl + 1);
+      const m = /^(.+?),(-?[\d.]+),(-?[\d.]+)$/.exec(line);
+      if (!m) continue;
+      const file = path.join(this.options.dir, path.basename(m[1]!));
+      const index = Number(/-(\d+)\.ts$/.exec(file)?.[1] ?? 0);
+      this.events.segment({ file, index, startS: Number(m[2]), endS: Number(m[3]) });
+    }
+  }
+
+  private tick(): void {
+    if (!this.child) return;
+    const now = performance.now();
+    const period = 1000 / this.options.fps;
+    const due = Math.floor((now - this.t0) / period) + 1;
+    // Catch up after a late wake (GC, busy loop), so the pipes stay on real time.
+    let n = 0;
+    while (this.ticks < due && n++ < 25) this.emitTick();
+    if (this.ticks < due) this.ticks = due; // far behind: skip rather than flood
+    const next = this.t0 + this.ticks * period;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
+  }
+
+  private emitTick(): void {
+    this.ticks++;
+    const pipes = this.pipes();
+    const now = Date.now();
+    this.insets.forEach((s, i) => {
+      const fresh = s.frame && now - s.at < 1500;
+      if (!fresh) this.stalledInsetTicks++;
+      const p = pipes[i];
+      if (!p || p.destroyed) return;
+      if (p.writableLength > this.frameBytes * 8) {
+        this.overruns++;
+        return;
+      }
+      p.write(fresh ? s.frame! : this.placeholder);
+    });
+    const mix = new Int32Array(this.samplesPerTick * CHANNELS);
+    for (const fifo of this.audio.values()) fifo.mixInto(mix);
+    const pcm = Buffer.allocUnsafe(mix.length * 2);
+    for (let i = 0; i < mix.length; i++) pcm.writeInt16LE(Math.max(-32768, Math.min(32767, mix[i]!)), i * 2);
+    const ap = pipes[this.options.slots.length];
+    if (ap && !ap.destroyed) ap.write(pcm);
+  }
+
+  private stopClock(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Ends the run cleanly: the encoder closes its last segment (reported) and exits. */
+  async stop(timeoutMs = 8000): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.stopping = true;
+    // The clock stops and the pipes end first: ffmpeg's input threads must not
+    // block on a full queue while it finishes (it would never exit).
+    this.stopClock();
+    for (const p of this.pipes()) p.end();
+    // One SIGINT: ffmpeg finishes cleanly (its keyboard "q" is off with pipe inputs).
+    child.kill('SIGINT');
+    const done = this.exitPromise;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    timer.unref();
+    await done;
+    clearTimeout(timer);
+  }
+
+  /** CPU time the encoder has used so far (user + system, seconds), from /proc. */
+  cpuSeconds(): number | null {
+    return this.child?.pid ? processCpuSeconds(this.child.pid) : null;
+  }
+
+  /** Ends at once (agent killed, session gone with a crash): the open segment is what it is. */
+  kill(): void {
+    this.child?.kill('SIGKILL');
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+}
+
+/** A dark blue frame with a lighter band: "no picture from this party". */
+function placeholderFrame(w: number, h: number): Buffer {
+  const y = Buffer.alloc(w * h, 40);
+  for (let row = Math.floor(h * 0.45); row < Math.floor(h * 0.55); row++) y.fill(70, row * w, (row + 1) * w);
+  const u = Buffer.alloc((w * h) / 4, 150);
+  const v = Buffer.alloc((w * h) / 4, 118);
+  return Buffer.concat([y, u, v]);
+}
+
+/** utime + stime of a process in seconds (Linux /proc), or null. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the name: state is [0]; utime [11], stime [12] (in clock ticks, 100/s on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,216 @@
+// The room agent's evidence video of a booking's session: starts the live
+// compositor when the agent joins a booking's session (never a standing demo
+// session), feeds it the other parties' decoded pictures and sound through
+// taps on the players, seals each segment as it closes (SHA-256, sidecar) and
+// hands it to the uploader. Rejoining (reconnect, agent restart) starts a new
+// run: its segments carry their own run id, so nothing is overwritten.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { EvidenceBrief, PartyRole, PlainConsumerInfo, SessionClockView } from '../../server/signalling/protocol.js';
+import type { ChildReaper } from '../child-reaper.js';
+import type { PlayerTap } from '../player.js';
+import { findFont } from '../synthetic-clip.js';
+import { beepFlashLavfi } from '../beep-flash-clip.js';
+import { EvidenceCompositor, type MainSource, type ClosedSegment } from './compositor.js';
+import { SegmentUploader, sealSegment } from './segment-uploader.js';
+
+export type EvidenceCapture =
+  | { kind: 'synthetic'; clip: string }
+  | { kind: 'beep-flash' }
+  | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+
+export interface EvidenceOptions {
+  ffmpegPath: string;
+  serverUrl: string;
+  roomId: string;
+  credential: string;
+  /** The agent's work directory; segments go to <workDir>/evidence/<bookingId>/. */
+  workDir: string;
+  width?: number;
+  height?: number;
+  segmentSeconds?: number;
+  preset?: 'ultrafast' | 'superfast' | 'veryfast';
+  children?: ChildReaper;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+}
+
+const FPS = 25;
+const INSET_W = 224;
+const INSET_H = 168;
+const slotLabels: Array<{ role: PartyRole; label: string }> = [
+  { role: 'prosecutor', label: '检察官 Prosecutor' },
+  { role: 'lawyer', label: '律师 Lawyer' },
+  { role: 'guest', label: '来宾 Guest' },
+];
+
+/** Session clock minus this machine's clock (ms), from the join reply and its round trip. */
+export function clockOffsetMs(clock: SessionClockView, sentAtMs: number, receivedAtMs: number): number {
+  return clock.serverTimeMs - (sentAtMs + receivedAtMs) / 2;
+}
+
+export class EvidenceRecorder {
+  readonly uploader: SegmentUploader;
+  private compositor: EvidenceCompositor | null = null;
+  private brief: EvidenceBrief | null = null;
+  private offsetMs = 0;
+  private readonly slotOf = new Map<string, number>(); // consumerId -> inset slot
+  private sealing: Promise<void> = Promise.resolve();
+  runs = 0;
+
+  constructor(private readonly options: EvidenceOptions) {
+    this.uploader = new SegmentUploader({
+      serverUrl: options.serverUrl,
+      roomId: options.roomId,
+      credential: options.credential,
+      dir: this.dir,
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
+
+  get dir(): string {
+    return path.join(this.options.workDir, 'evidence');
+  }
+
+  get current(): EvidenceCompositor | null {
+    return this.compositor;
+  }
+
+  /** Starts the uploader (and uploads what a previous run left). */
+  start(): void {
+    this.uploader.start();
+  }
+
+  /** The agent joined a session: for a booking's session, start rendering. */
+  begin(brief: EvidenceBrief | null, clock: SessionClockView, offsetMs: number, capture: EvidenceCapture): void {
+    if (!brief) return;
+    if (this.compositor) this.compositor.kill();
+    this.brief = brief;
+    this.offsetMs = offsetMs;
+    this.slotOf.clear();
+    const o = this.options;
+    const runId = new Date(Date.now() + offsetMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const dir = path.join(this.dir, safeName(brief.bookingId));
+    mkdirSync(dir, { recursive: true });
+    let main: MainSource;
+    if (capture.kind === 'beep-flash') {
+      const nameFile = path.join(dir, `${runId}.room.txt`);
+      writeFileSync(nameFile, brief.roomName);
+      main = { kind: 'lavfi', graph: beepFlashLavfi({ roomId: o.roomId, roomName: brief.roomName }, nameFile) };
+    } else if (capture.kind === 'synthetic') main = { kind: 'file', path: capture.clip, loop: true };
+    else main = capture;
+    const compositor = new EvidenceCompositor(
+      {
+        ffmpegPath: o.ffmpegPath,
+        main,
+        width: o.width ?? 1024,
+        height: o.height ?? 576,
+        fps: FPS,
+        slots: slotLabels.map((s) => ({ label: s.label })),
+        insetWidth: INSET_W,
+        insetHeight: INSET_H,
+        sessionClockAtStartMs: Date.now() + offsetMs,
+        timeZone: clock.timeZone,
+        caseNumber: brief.caseNumber,
+        roomName: brief.roomName,
+        fontFile: findFont(),
+        dir,
+        prefix: runId,
+        segmentSeconds: o.segmentSeconds ?? 180,
+        preset: o.preset ?? 'ultrafast',
+        threads: 2,
+        ...(o.children ? { children: o.children } : {}),
+      },
+      {
+        segment: (seg) => this.onSegment(compositor, brief, seg),
+        exit: (code, detail) => {
+          if (this.compositor === compositor) this.compositor = null;
+          if (!compositor.isStopping) o.log?.('warn', `evidence encoder exited (${code})`, { detail });
+        },
+      }
+    );
+    this.compositor = compositor;
+    compositor.start();
+    this.runs++;
+    o.log?.('info', 'rendering the evidence video', { bookingId: brief.bookingId, run: runId });
+  }
+
+  private onSegment(compositor: EvidenceCompositor, brief: EvidenceBrief, seg: ClosedSegment): void {
+    const startedAt = new Date(compositor.clockAtStartMs + seg.startS * 1000).toISOString();
+    const endedAt = new Date(compositor.clockAtStartMs + seg.endS * 1000).toISOString();
+    this.sealing = this.sealing.then(async () => {
+      try {
+        const record = await sealSegment(seg.file, { bookingId: brief.bookingId, roomId: this.options.roomId, startedAt, endedAt });
+        this.uploader.enqueue(seg.file, record);
+      } catch (err) {
+        this.options.log?.('error', `cannot seal evidence segment ${seg.file}: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  /** A tap for a player of another party, or undefined when not rendering. */
+  tapFor(info: PlainConsumerInfo): PlayerTap | undefined {
+    const compositor = this.compositor;
+    if (!compositor) return undefined;
+    if (info.kind === 'audio') {
+      return {
+        outputArgs: ['-map', '0:a:0', '-ar', '48000', '-ac', '2', '-f', 's16le', 'pipe:3'],
+        onData: (d) => compositor.audioData(info.consumerId, d),
+      };
+    }
+    const used = new Set(this.slotOf.values());
+    const slot = slotLabels.findIndex((s, i) => s.role === info.role && !used.has(i));
+    if (slot < 0) return undefined; // more guests than slots: heard, not shown
+    this.slotOf.set(info.consumerId, slot);
+    const frameBytes = compositor.insetFrameBytes;
+    let pending: Buffer[] = [];
+    let have = 0;
+    return {
+      outputArgs: [
+        '-map', '0:v:0',
+        '-vf', `scale=${INSET_W}:${INSET_H}:force_original_aspect_ratio=decrease:flags=fast_bilinear,pad=${INSET_W}:${INSET_H}:(ow-iw)/2:(oh-ih)/2,format=yuv420p`,
+        '-f', 'rawvideo', 'pipe:3',
+      ],
+      onData: (d) => {
+        pending.push(d);
+        have += d.length;
+        while (have >= frameBytes) {
+          const all = Buffer.concat(pending);
+          compositor.insetFrame(slot, all.subarray(0, frameBytes));
+          const rest = all.subarray(frameBytes);
+          pending = rest.length ? [rest] : [];
+          have = rest.length;
+        }
+      },
+    };
+  }
+
+  /** A player of another party stopped (its producer closed, the party left). */
+  released(info: PlainConsumerInfo): void {
+    const slot = this.slotOf.get(info.consumerId);
+    if (slot !== undefined) {
+      this.compositor?.clearInset(slot);
+      this.slotOf.delete(info.consumerId);
+    }
+    if (info.kind === 'audio') this.compositor?.removeAudio(info.consumerId);
+  }
+
+  /** The session ended for the agent: close the last segment (it is sealed and uploaded). */
+  async end(): Promise<void> {
+    const c = this.compositor;
+    this.compositor = null;
+    this.slotOf.clear();
+    if (c) await c.stop();
+    await this.sealing;
+  }
+
+  /** The agent stops for good: end the run, stop uploading (what is left stays on disk). */
+  async stop(): Promise<void> {
+    await this.end();
+    this.uploader.stop();
+  }
+}
+
+function safeName(id: string): string {
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(id) || id.startsWith('.')) throw new Error(`unusable booking id for a directory: ${JSON.stringify(id)}`);
+  return id;
+}
