@@ -20,6 +20,10 @@ import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
 import { ScheduleStore } from './schedule/schedule-store.js';
 import { ScheduleService } from './schedule/schedule-service.js';
+import { RecordingStore } from '../recordings/recording-store.js';
+import { evidenceUploadRoutes } from './http/evidence-upload-routes.js';
+import { agentFromAuthorization } from './access/agent-http-auth.js';
+import { EvidenceGapWatch } from '../recordings/evidence-gap-watch.js';
 import type { SiteClock } from './schedule/site-clock.js';
 
 export interface RunningServer {
@@ -38,6 +42,7 @@ export interface RunningServer {
   /** Every REST route with its declared access rule. */
   access: AccessRegistry;
   schedule: ScheduleService;
+  recordings: RecordingStore;
   close(): Promise<void>;
 }
 
@@ -70,7 +75,9 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const { app: http, registry: access } = await buildHttp(componentLogger(log, 'http'), {
     authenticate: (req) => {
       const staffId = staffKeys.fromAuthorization(req.headers.authorization);
-      return staffId ? { kind: 'staff-key', staffId } : null;
+      if (staffId) return { kind: 'staff-key', staffId };
+      const agent = agentFromAuthorization(req.headers.authorization, (roomId) => (Object.hasOwn(secrets.agentCredentials, roomId) ? secrets.agentCredentials[roomId] : undefined));
+      return agent ? { kind: 'agent', roomId: agent.roomId } : null;
     },
     refused: (req, principal, decision) => {
       try {
@@ -99,6 +106,10 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'), options.clock);
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
+  const recordings = new RecordingStore(db, audit);
+  // The room agent's evidence video: an agent that drops out of a booking's session is a gap.
+  new EvidenceGapWatch(registry, recordings, componentLogger(log, 'evidence'));
+  await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, bookingRoom: (id) => schedule.store.row(id)?.room_id ?? null }));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));
   try {
@@ -136,7 +147,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, schedule,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, schedule, recordings,
     async close() {
       if (closing) return;
       closing = true;

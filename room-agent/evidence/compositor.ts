@@ -148,10 +148,13 @@ export class EvidenceCompositor {
   readonly clockAtStartMs: number;
   /** Insets shown as placeholder since their party stalled. */
   stalledInsetTicks = 0;
+  /** Decoded frames received per inset slot. */
+  readonly insetFramesIn: number[];
 
   constructor(private readonly options: CompositorOptions, private readonly events: CompositorEvents) {
     if (!Number.isInteger(SAMPLE_RATE / options.fps)) throw new Error(`fps ${options.fps} does not divide ${SAMPLE_RATE} Hz into whole samples per frame`);
     this.insets = options.slots.map(() => ({ frame: null, at: 0 }));
+    this.insetFramesIn = options.slots.map(() => 0);
     this.frameBytes = (options.insetWidth * options.insetHeight * 3) / 2;
     this.placeholder = placeholderFrame(options.insetWidth, options.insetHeight);
     this.samplesPerTick = Math.round(SAMPLE_RATE / options.fps);
@@ -172,6 +175,7 @@ export class EvidenceCompositor {
     if (!s || frame.length !== this.frameBytes) return;
     s.frame = frame;
     s.at = Date.now();
+    this.insetFramesIn[slot]!++;
   }
 
   /** The slot's party left: show the placeholder at once. */

@@ -176,7 +176,7 @@ export class SegmentUploader {
       }
       const req = send(url, {
         method: 'PUT',
-        headers: { 'content-type': 'video/mp2t', 'content-length': size, authorization: `Agent ${o.credential}` },
+        headers: { 'content-type': 'video/mp2t', 'content-length': size, authorization: `Agent ${o.roomId}:${o.credential}` },
         timeout: 60_000,
       });
       req.on('response', (res) => {
