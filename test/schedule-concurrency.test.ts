@@ -1,8 +1,17 @@
 // Two staff members booking the same room, detainee or lawyer at once can never
 // both succeed: two server processes on one SQLite file take parallel requests;
 // the database decides.
+//
+// The race is made real and shown: the test holds the database's write lock
+// while it sends the requests, and waits until the main thread of EACH server
+// process is seen asleep in SQLite's busy wait (Linux /proc/<pid>/wchan), i.e.
+// both processes are inside their write transaction (BEGIN IMMEDIATE) at the
+// same moment; no reply may come before the lock is let go. Then both contend
+// for the lock; the one that gets it second reads the winner's booking inside
+// its own write transaction and is refused with the reason.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,37 +54,100 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function race(requests: Array<Record<string, unknown>>): Promise<number[]> {
+/** What the kernel says the main thread of `pid` waits in (e.g. do_epoll_wait when idle, hrtimer_nanosleep in SQLite's busy wait). */
+function waitChannel(pid: number): string {
+  return readFileSync(`/proc/${pid}/wchan`, 'utf8').trim();
+}
+
+interface RaceReply {
+  server: number;
+  status: number;
+  reason: unknown;
+  at: number;
+}
+
+interface RaceResult {
+  replies: RaceReply[];
+  /** Per server: seen waiting for the write lock while the test held it. */
+  waited: boolean[];
+  repliesBeforeRelease: number;
+}
+
+async function race(requests: Array<Record<string, unknown>>): Promise<RaceResult> {
   // Both servers share the data directory, so the same staff key.
   const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as { staffKeys: Record<string, string> };
   const key = secrets.staffKeys['staff'];
-  const replies = await Promise.all(requests.map((body, i) => call(servers[i % 2]!.url, 'POST', '/api/bookings', body, key)));
-  return replies.map((r) => r.status);
+  // Idle servers wait in epoll, not in a sleep: the probe tells the two apart.
+  for (const s of servers) await waitFor('server idle', () => waitChannel(s.proc.pid!) !== 'hrtimer_nanosleep', 5_000, 20);
+
+  const barrier = openDatabase(path.join(dataDir, 'plea.sqlite'));
+  const replies: RaceReply[] = [];
+  const waited = servers.map(() => false);
+  let releasedAt = Infinity;
+  let repliesBeforeRelease = 0;
+  let pending: Promise<unknown>[] = [];
+  barrier.exec('BEGIN IMMEDIATE');
+  try {
+    pending = requests.map(async (body, i) => {
+      const server = i % 2;
+      const r = await call(servers[server]!.url, 'POST', '/api/bookings', body, key);
+      replies.push({ server, status: r.status, reason: r.body['reason'], at: performance.now() });
+    });
+    // Both processes must be seen asleep in SQLite's busy wait at the same time (well inside its 5 s timeout).
+    const deadline = performance.now() + 2_500;
+    while (!waited.every(Boolean) && performance.now() < deadline) {
+      servers.forEach((s, i) => {
+        if (waitChannel(s.proc.pid!) === 'hrtimer_nanosleep') waited[i] = true;
+      });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    repliesBeforeRelease = replies.length;
+  } finally {
+    releasedAt = performance.now();
+    barrier.exec('ROLLBACK');
+    barrier.close();
+  }
+  await Promise.all(pending);
+  expect(replies.every((r) => r.at >= releasedAt)).toBe(true);
+  return { replies, waited, repliesBeforeRelease };
+}
+
+/** Exactly one booking; every other request was answered by its server after contending, with `reason`. */
+function expectOneWinner(result: RaceResult, reason: string): void {
+  const { replies, waited, repliesBeforeRelease } = result;
+  // Both processes were inside their write at once, and none answered before the lock was let go.
+  expect(waited).toEqual([true, true]);
+  expect(repliesBeforeRelease).toBe(0);
+  expect(replies).toHaveLength(20);
+  expect(replies.filter((r) => r.status === 201)).toHaveLength(1);
+  const losers = replies.filter((r) => r.status !== 201);
+  expect(losers.map((r) => [r.status, r.reason])).toEqual(losers.map(() => [409, reason]));
+  // Each server answered all ten of its requests: one of them lost every one, after trying.
+  for (const server of [0, 1]) expect(replies.filter((r) => r.server === server)).toHaveLength(10);
 }
 
 describe('parallel booking', () => {
   it('one detainee, twenty requests at once on two servers: exactly one booking', async () => {
-    const statuses = await race(
+    const result = await race(
       Array.from({ length: 20 }, (_, i) =>
         bookingRequest({ caseNumber: `R1-${i}`, detaineeId: 'RD-1', prosecutorId: `RP-${i}`, lawyerId: `RL-${i}`, requestedStart: 603, roomId: `interrogation-${(i % 6) + 1}`, sessionKind: 'arraignment' })
       )
     );
-    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
-    expect(statuses.filter((s) => s === 409)).toHaveLength(19);
+    expectOneWinner(result, 'detainee_busy');
   });
 
   it('one room, twenty requests at once: exactly one booking', async () => {
-    const statuses = await race(
+    const result = await race(
       Array.from({ length: 20 }, (_, i) => bookingRequest({ caseNumber: `R2-${i}`, detaineeId: `RD2-${i}`, prosecutorId: `RP2-${i}`, lawyerId: `RL2-${i}`, requestedStart: 633, roomId: 'plea-4' }))
     );
-    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expectOneWinner(result, 'room_busy');
   });
 
   it('one lawyer, twenty requests at once: exactly one booking', async () => {
-    const statuses = await race(
+    const result = await race(
       Array.from({ length: 20 }, (_, i) => bookingRequest({ caseNumber: `R3-${i}`, detaineeId: `RD3-${i}`, prosecutorId: `RP3-${i}`, lawyerId: 'RL3', requestedStart: 843 }))
     );
-    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expectOneWinner(result, 'lawyer_busy');
   });
 
   it('the database refuses a second hold of a held minute, whoever writes', () => {
