@@ -24,6 +24,9 @@ import { RecordingStore } from '../recordings/recording-store.js';
 import { evidenceUploadRoutes } from './http/evidence-upload-routes.js';
 import { agentFromAuthorization } from './access/agent-http-auth.js';
 import { EvidenceGapWatch } from '../recordings/evidence-gap-watch.js';
+import { EvidenceService } from '../recordings/disc/evidence-service.js';
+import { evidenceRoutes } from './http/evidence-routes.js';
+import { findFfmpeg } from './media/ffmpeg-binary.js';
 import type { SiteClock } from './schedule/site-clock.js';
 
 export interface RunningServer {
@@ -43,6 +46,8 @@ export interface RunningServer {
   access: AccessRegistry;
   schedule: ScheduleService;
   recordings: RecordingStore;
+  /** Disc sets, burning and custody of finished recordings. */
+  evidence: EvidenceService;
   close(): Promise<void>;
 }
 
@@ -109,6 +114,10 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const recordings = new RecordingStore(db, audit);
   // The room agent's evidence video: an agent that drops out of a booking's session is a gap.
   new EvidenceGapWatch(registry, recordings, componentLogger(log, 'evidence'));
+  const evidence = new EvidenceService({
+    db, audit, config, recordings, schedule: schedule.store, evidenceKeyPem: secrets.evidenceKeyPem, ffmpegPath: findFfmpeg(config.ffmpegPath).path,
+  });
+  await http.register(evidenceRoutes(evidence));
   await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, bookingRoom: (id) => schedule.store.row(id)?.room_id ?? null }));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));
@@ -147,7 +156,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, schedule, recordings,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, schedule, recordings, evidence,
     async close() {
       if (closing) return;
       closing = true;

@@ -88,6 +88,23 @@ export const ConfigSchema = Type.Object(
       { syntheticAgents: Type.Boolean(), standingSessions: Type.Boolean() },
       { additionalProperties: false }
     ),
+    evidence: Type.Object(
+      {
+        /** Where disc images are built (relative to the repository, or absolute); empty: <dataDir>/evidence. */
+        outDir: Type.String(),
+        /** The medium discs are planned for: a key of `media`. */
+        medium: Type.String({ pattern: '^[a-z0-9-]{1,32}$' }),
+        /** Usable bytes per disc of each medium (cd 703 MiB, dvd 4.7 GB, bd 25 GB; a site may add its own). */
+        media: Type.Record(Type.String({ pattern: '^[a-z0-9-]{1,32}$' }), Type.Integer({ minimum: 1 << 20 })),
+        /** Bytes kept free on each disc for the note, manifest, guide, index and file-system tables. */
+        discReserveBytes: Type.Integer({ minimum: 1 << 16 }),
+        /** Drive name → device: '/dev/sr0', or 'stdio:/path/file' (xorriso's pseudo-drive, writes to a file). */
+        drives: Type.Record(Type.String({ pattern: '^[a-z0-9-]{1,32}$' }), Type.String({ minLength: 1, maxLength: 512 })),
+        /** Debian's Chromium, which prints the note's PDF. */
+        chromiumPath: Type.String({ minLength: 1 }),
+      },
+      { additionalProperties: false }
+    ),
   },
   { additionalProperties: false }
 );
@@ -127,6 +144,8 @@ const envOverrides: Array<[string, string, 'string' | 'int' | 'bool']> = [
   ['PLEA_JOIN_SECRET', 'access.joinSecret', 'string'],
   ['PLEA_SYNTHETIC_AGENTS', 'demo.syntheticAgents', 'bool'],
   ['PLEA_STANDING_SESSIONS', 'demo.standingSessions', 'bool'],
+  ['PLEA_EVIDENCE_MEDIUM', 'evidence.medium', 'string'],
+  ['CHROMIUM_PATH', 'evidence.chromiumPath', 'string'],
 ];
 
 function setPath(target: Json, dotted: string, value: unknown): void {
@@ -210,7 +229,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
       if (from >= to) throw new ConfigError(`schedule.weeklyWindows.${day}[${i}]`, `schedule.weeklyWindows.${day}[${i}] ends before it starts`);
     });
   }
+  if (!Object.hasOwn(config.evidence.media, config.evidence.medium)) {
+    throw new ConfigError('evidence.medium', `evidence.medium "${config.evidence.medium}" is not one of evidence.media (${Object.keys(config.evidence.media).join(', ')})`);
+  }
   config.dataDir = path.resolve(repoRoot, config.dataDir);
+  config.evidence.outDir = config.evidence.outDir ? path.resolve(repoRoot, config.evidence.outDir) : path.join(config.dataDir, 'evidence');
   // Listening on every address without an announced one would hand browsers an
   // unusable 0.0.0.0 ICE candidate: announce this host's first LAN address
   // (loopback when it has none). Set PLEA_ANNOUNCED_ADDRESS behind NAT.

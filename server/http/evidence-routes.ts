@@ -1,0 +1,147 @@
+// REST for the evidence clerk: finished bookings with their recording and disc
+// state, disc builds, verification and burning as jobs with progress (poll
+// GET /api/evidence/jobs/:jobId), sealing and handing over, the custody log, a
+// printable disc-case label and the evidence video for preview (HTTP ranges).
+// Every route declares its access rule; the one hook in authorization.ts enforces it.
+import { createReadStream, statSync } from 'node:fs';
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { actorOf, allow } from '../access/authorization.js';
+import { ErrorReply } from '../schedule/schedule-api.js';
+import type { EvidenceService } from '../../recordings/disc/evidence-service.js';
+import { DomainError } from '../errors.js';
+
+const read = { access: allow.roles(['evidence_clerk', 'auditor'], { scopes: ['evidence:read'] }) };
+const write = { access: allow.roles(['evidence_clerk']) };
+
+const BookingParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' }) });
+const DiscParams = Type.Object({ id: BookingParams.properties.id, discNo: Type.Integer({ minimum: 1, maximum: 999 }) });
+const Copy = Type.Union([Type.Literal('master'), Type.Literal('working')]);
+const Name = Type.String({ minLength: 1, maxLength: 128 });
+
+const EvidenceState = Type.Union(
+  [Type.Literal('recording'), Type.Literal('complete'), Type.Literal('with_gaps'), Type.Literal('rendering'), Type.Literal('ready'), Type.Literal('burned'), Type.Literal('sealed')],
+  { description: 'recording → complete | with_gaps (the recording) → rendering (disc set being built) → ready (images built) → burned (master and working copy burned and verified) → sealed (master sealed)' }
+);
+const DiscImage = Type.Object({
+  bookingId: Type.String(), discNo: Type.Integer(), discCount: Type.Integer(), medium: Type.String(), path: Type.String(),
+  bytes: Type.Integer(), sha256: Type.String(), manifestSha256: Type.String(), builtAt: Type.String(),
+});
+const Summary = Type.Object({
+  bookingId: Type.String(), caseNumber: Type.Union([Type.String(), Type.Null()]), roomId: Type.String(), startedAt: Type.String(),
+  endedAt: Type.Union([Type.String(), Type.Null()]), recordingState: Type.Union([Type.Literal('recording'), Type.Literal('complete'), Type.Literal('with_gaps')]),
+  state: EvidenceState, gaps: Type.Integer(), interruptions: Type.Integer(), bytes: Type.Integer(), discs: Type.Array(DiscImage),
+});
+const Job = Type.Object({
+  id: Type.String(), kind: Type.Union([Type.Literal('build'), Type.Literal('burn'), Type.Literal('verify')]), bookingId: Type.String(),
+  state: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  step: Type.String(), fraction: Type.Number({ minimum: 0, maximum: 1 }), error: Type.Union([Type.String(), Type.Null()]),
+  startedAt: Type.String(), finishedAt: Type.Union([Type.String(), Type.Null()]), result: Type.Unknown(),
+});
+const Drive = Type.Object({ name: Type.String(), device: Type.String(), attached: Type.Boolean(), problem: Type.Union([Type.String(), Type.Null()]) });
+const CustodyEvent = Type.Object({
+  seq: Type.Integer(), bookingId: Type.String(),
+  kind: Type.Union([Type.Literal('image_built'), Type.Literal('burned'), Type.Literal('verified'), Type.Literal('verify_failed'), Type.Literal('sealed'), Type.Literal('handed_over')]),
+  discNo: Type.Union([Type.Integer(), Type.Null()]), copy: Type.Union([Copy, Type.Null()]), imageSha256: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.String(), handedTo: Type.Union([Type.String(), Type.Null()]), at: Type.String(), detail: Type.Record(Type.String(), Type.Unknown()),
+  prevHash: Type.String(), hash: Type.String(),
+});
+const Custody = Type.Object({ events: Type.Array(CustodyEvent), intact: Type.Boolean(), problems: Type.Array(Type.String()) });
+const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply };
+
+export const evidenceRoutes = (service: EvidenceService): FastifyPluginAsync => async (app) => {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.get('/api/evidence/bookings', {
+    config: read,
+    schema: { description: 'Finished and live recordings, newest first, with recording and disc state, and the drives', response: { 200: Type.Object({ bookings: Type.Array(Summary), drives: Type.Array(Drive), medium: Type.String(), keyFingerprint: Type.String() }), ...errors } },
+  }, async () => ({ bookings: service.list(), drives: service.drives(), medium: service.config.medium, keyFingerprint: service.key.fingerprint }));
+
+  r.get('/api/evidence/bookings/:id', {
+    config: read,
+    schema: { params: BookingParams, response: { 200: Type.Object({ booking: Summary, jobs: Type.Array(Job) }), ...errors } },
+  }, async (req) => ({ booking: service.summary(req.params.id), jobs: service.jobsOf(req.params.id) }));
+
+  r.post('/api/evidence/bookings/:id/build', {
+    config: write,
+    schema: {
+      description: 'Builds the disc set (note, signed manifest, images); answers the job at once: poll /api/evidence/jobs/:jobId for progress',
+      params: BookingParams, body: Type.Object({ medium: Type.Optional(Type.String({ pattern: '^[a-z0-9-]{1,32}$' })) }, { additionalProperties: false }),
+      response: { 202: Job, ...errors },
+    },
+  }, async (req, reply) => reply.code(202).send(service.build(req.params.id, actorOf(req.principal), req.body.medium ? { medium: req.body.medium } : {})));
+
+  r.get('/api/evidence/jobs/:jobId', {
+    config: read,
+    schema: { params: Type.Object({ jobId: Type.String({ format: 'uuid' }) }), response: { 200: Job, ...errors } },
+  }, async (req) => {
+    const job = service.job(req.params.jobId);
+    if (!job) throw new DomainError(404, 'not_found', `no job ${req.params.jobId}`);
+    return job;
+  });
+
+  r.post('/api/evidence/bookings/:id/discs/:discNo/verify', {
+    config: write,
+    schema: { description: 'Verifies the disc image against its signed manifest, file by file', params: DiscParams, response: { 202: Job, ...errors } },
+  }, async (req, reply) => reply.code(202).send(service.verify(req.params.id, req.params.discNo, actorOf(req.principal))));
+
+  r.post('/api/evidence/bookings/:id/discs/:discNo/burn', {
+    config: write,
+    schema: {
+      description: 'Burns the disc as master or working copy on a configured drive, reads it back and verifies it; 409 no_drive when no drive is attached',
+      params: DiscParams, body: Type.Object({ copy: Copy, drive: Type.String({ pattern: '^[a-z0-9-]{1,32}$' }) }, { additionalProperties: false }),
+      response: { 202: Job, ...errors },
+    },
+  }, async (req, reply) => reply.code(202).send(service.burn(req.params.id, { discNo: req.params.discNo, copy: req.body.copy, drive: req.body.drive }, actorOf(req.principal))));
+
+  r.post('/api/evidence/bookings/:id/discs/:discNo/seal', {
+    config: write,
+    schema: { params: DiscParams, body: Type.Object({ witness: Name }, { additionalProperties: false }), response: { 201: CustodyEvent, ...errors } },
+  }, async (req, reply) => reply.code(201).send(service.seal(req.params.id, { discNo: req.params.discNo, witness: req.body.witness }, actorOf(req.principal))));
+
+  r.post('/api/evidence/bookings/:id/discs/:discNo/hand-over', {
+    config: write,
+    schema: {
+      params: DiscParams, body: Type.Object({ copy: Copy, to: Name, note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      response: { 201: CustodyEvent, ...errors },
+    },
+  }, async (req, reply) =>
+    reply.code(201).send(service.handOver(req.params.id, { discNo: req.params.discNo, copy: req.body.copy, to: req.body.to, ...(req.body.note ? { note: req.body.note } : {}) }, actorOf(req.principal)))
+  );
+
+  r.get('/api/evidence/bookings/:id/custody', {
+    config: read,
+    schema: { description: 'The booking’s custody events, and whether the whole custody log checks out against the audit trail', params: BookingParams, response: { 200: Custody, ...errors } },
+  }, async (req) => service.custodyOf(req.params.id));
+
+  r.get('/api/evidence/bookings/:id/discs/:discNo/label', {
+    config: read,
+    schema: { description: 'Printable label for the disc case (HTML)', params: DiscParams, querystring: Type.Object({ copy: Type.Optional(Copy) }), response: { 200: Type.String(), ...errors } },
+  }, async (req, reply) => reply.type('text/html; charset=utf-8').send(service.label(req.params.id, req.params.discNo, req.query.copy ?? 'master')));
+
+  r.get('/api/evidence/bookings/:id/evidence-video', {
+    config: read,
+    schema: { description: 'The joined evidence video (MP4) for preview; honours Range', params: BookingParams, headers: Type.Object({ range: Type.Optional(Type.String({ maxLength: 100 })) }) },
+  }, async (req, reply) => {
+    const file = service.evidenceVideo(req.params.id);
+    if (!file) throw new DomainError(404, 'not_found', `booking ${req.params.id} has no joined evidence video yet: build its disc set`);
+    const size = statSync(file).size;
+    reply.header('accept-ranges', 'bytes').type('video/mp4');
+    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+    if (m && (m[1] || m[2])) {
+      const start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
+      const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+      if (start >= size || start > end) return reply.code(416).header('content-range', `bytes */${size}`).send();
+      reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`).header('content-length', end - start + 1);
+      return reply.send(createReadStream(file, { start, end }));
+    }
+    reply.header('content-length', size);
+    return reply.send(createReadStream(file));
+  });
+
+  r.get('/api/evidence/drives', {
+    config: read,
+    schema: { description: 'Configured burner drives and whether each is attached', response: { 200: Type.Object({ drives: Type.Array(Drive) }), ...errors } },
+  }, async () => ({ drives: service.drives() }));
+};
