@@ -102,7 +102,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     registry,
     store,
     tokens,
-    agentCredentials: secrets.agentCredentials,
+    agentCredentials: new Map(Object.entries(secrets.agentCredentials)),
     audit,
     log: componentLogger(log, 'signalling'),
     timeZone: config.site.timeZone,

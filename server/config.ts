@@ -123,8 +123,9 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 export function mergeConfig(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = isObject(b) && isObject(v) ? mergeConfig(b, v) : v;
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    // defineProperty: a "__proto__" key from a JSON file stays a plain (refused) key.
+    Object.defineProperty(out, k, { value: isObject(b) && isObject(v) ? mergeConfig(b, v) : v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -152,7 +153,7 @@ function setPath(target: Json, dotted: string, value: unknown): void {
   const parts = dotted.split('.');
   let node = target;
   for (const part of parts.slice(0, -1)) {
-    if (!isObject(node[part])) node[part] = {};
+    if (!Object.hasOwn(node, part) || !isObject(node[part])) node[part] = {};
     node = node[part] as Json;
   }
   node[parts[parts.length - 1] as string] = value;

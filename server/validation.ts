@@ -49,3 +49,10 @@ export function checker<S extends TSchema>(schema: S): Checker<S> {
     },
   };
 }
+
+/** `obj[key]` only when `key` is the object's own property: never a member of
+ * Object.prototype ("constructor", "__proto__", "toString", ...). Use it where
+ * a plain object parsed from JSON is read with a key from outside. */
+export function ownValue<T>(obj: Readonly<Record<string, T>> | null | undefined, key: string): T | undefined {
+  return obj != null && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { generateEvidenceKeyPem } from '../../recordings/disc/evidence-key.js';
+import { ownValue } from '../validation.js';
 
 export interface Secrets {
   joinSecret: string;
@@ -30,8 +31,11 @@ export function loadSecrets(config: Config): Secrets {
     evidenceKeyPem: stored.evidenceKeyPem || generateEvidenceKeyPem(),
   };
   for (const room of config.site.rooms) {
-    secrets.agentCredentials[room.id] =
-      config.access.agentCredentials[room.id] ?? stored.agentCredentials?.[room.id] ?? randomBytes(24).toString('base64url');
+    const credential = ownValue(config.access.agentCredentials, room.id) ?? ownValue(stored.agentCredentials, room.id);
+    Object.defineProperty(secrets.agentCredentials, room.id, {
+      value: typeof credential === 'string' && credential.length >= 16 ? credential : randomBytes(24).toString('base64url'),
+      enumerable: true, writable: true, configurable: true,
+    });
   }
   if (JSON.stringify(stored) !== JSON.stringify(secrets)) {
     mkdirSync(config.dataDir, { recursive: true });

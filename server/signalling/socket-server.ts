@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { Logger } from '../logger.js';
-import { checker, type Checker } from '../validation.js';
+import { checker, type Checked, type Checker } from '../validation.js';
 import type { JoinTokens, JoinClaims } from '../access/join-token.js';
 import type { StaffKeys } from '../access/staff-auth.js';
 import type { SessionRegistry } from '../session/session-registry.js';
@@ -19,6 +19,9 @@ import { actorOf, type Principal } from '../access/authorization.js';
 import {
   HandshakeAuth,
   clientEventAccess,
+  PartyAuth,
+  AgentAuth,
+  BoardAuth,
   clientEventSchemas,
   type ClientEventName,
   type ClientPayload,
@@ -43,7 +46,12 @@ class SignallingError extends Error {
 const checkers = Object.fromEntries(
   Object.entries(clientEventSchemas).map(([name, schema]) => [name, checker(schema)])
 ) as { [E in ClientEventName]: Checker<(typeof clientEventSchemas)[E]> };
-const authChecker = checker(HandshakeAuth);
+const authCheckers = new Map<string, { check(value: unknown): Checked<HandshakeAuth> }>([
+  ['party', checker(PartyAuth)],
+  ['agent', checker(AgentAuth)],
+  ['board', checker(BoardAuth)],
+]);
+const anyAuthChecker = checker(HandshakeAuth);
 
 
 export interface AgentStatus {
@@ -58,7 +66,8 @@ export interface SignallingDeps {
   registry: SessionRegistry;
   store: SessionStore;
   tokens: JoinTokens;
-  agentCredentials: Record<string, string>;
+  /** Room id → the room agent's credential. */
+  agentCredentials: ReadonlyMap<string, string>;
   audit: AuditTrail;
   log: Logger;
   /** The site's time zone (the session clock is shown in it). */
@@ -77,7 +86,7 @@ function normaliseIp(address: string): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-const defaultNames: Record<string, string> = { prosecutor: '检察官', lawyer: '值班律师', guest: '来宾', room: '看守所房间' };
+const defaultNames: ReadonlyMap<string, string> = new Map([['prosecutor', '检察官'], ['lawyer', '值班律师'], ['guest', '来宾'], ['room', '看守所房间']]);
 
 export class Signalling {
   readonly io: IoServer;
@@ -85,30 +94,54 @@ export class Signalling {
 
   constructor(httpServer: HttpServer, private readonly deps: SignallingDeps) {
     this.io = new Server(httpServer, { serveClient: false, pingInterval: 5000, pingTimeout: 5000, maxHttpBufferSize: 256 * 1024 });
+    // Every handshake is answered: a refusal with its reason, any unexpected
+    // failure as a generic refusal, never an exception escaping the middleware.
     this.io.use((socket, next) => {
-      const checked = authChecker.check(socket.handshake.auth);
-      if (!checked.ok) return next(new Error(`bad handshake: ${checked.message}`));
-      const auth = checked.value;
-      if (auth.kind === 'board') {
-        const staffId = deps.staffKeys.staffFor(auth.key);
-        if (!staffId) return next(new Error('wrong staff key'));
-        socket.data = { kind: 'board', principal: { kind: 'staff-key', staffId } };
-        return next();
-      }
-      if (auth.kind === 'party') {
-        const verdict = deps.tokens.verify(auth.token);
-        if (!verdict.ok) return next(new Error(verdict.reason));
-        socket.data = { kind: 'party', claims: verdict.claims };
-        return next();
-      }
-      const expected = deps.agentCredentials[auth.roomId];
-      if (!expected || !sameSecret(expected, auth.credential)) return next(new Error('unknown room or wrong agent credential'));
-      socket.data = { kind: 'agent', roomId: auth.roomId };
-      return next();
+      let settled = false;
+      const done = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        next(err);
+      };
+      Promise.resolve()
+        .then(() => this.authenticate(socket.handshake.auth))
+        .then(
+          (outcome) => {
+            if (!outcome.ok) return done(new Error(outcome.reason));
+            socket.data = outcome.data;
+            return done();
+          },
+          (err: unknown) => {
+            deps.log.error({ err }, 'handshake check failed');
+            done(new Error('handshake refused'));
+          }
+        );
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
     deps.registry.on('opened', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: session.id }));
     deps.registry.on('closed', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: null }));
+  }
+
+  /** Checks a handshake's `auth`; every outside string is looked up in Maps only. */
+  authenticate(raw: unknown): { ok: true; data: SocketData } | { ok: false; reason: string } {
+    // The kind picks the schema, so the error names the field that is wrong.
+    const kind = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'kind') ? (raw as { kind: unknown }).kind : undefined;
+    const checked = (typeof kind === 'string' ? authCheckers.get(kind) : undefined)?.check(raw) ?? anyAuthChecker.check(raw);
+    if (!checked.ok) return { ok: false, reason: `bad handshake: ${checked.message}` };
+    const auth = checked.value;
+    if (auth.kind === 'board') {
+      const staffId = this.deps.staffKeys.staffFor(auth.key);
+      if (!staffId) return { ok: false, reason: 'wrong staff key' };
+      return { ok: true, data: { kind: 'board', principal: { kind: 'staff-key', staffId } } };
+    }
+    if (auth.kind === 'party') {
+      const verdict = this.deps.tokens.verify(auth.token);
+      if (!verdict.ok) return { ok: false, reason: verdict.reason };
+      return { ok: true, data: { kind: 'party', claims: verdict.claims } };
+    }
+    const expected = this.deps.agentCredentials.get(auth.roomId);
+    if (expected === undefined || !sameSecret(expected, auth.credential)) return { ok: false, reason: 'unknown room or wrong agent credential' };
+    return { ok: true, data: { kind: 'agent', roomId: auth.roomId } };
   }
 
   agentStatus(roomId: string): AgentStatus {
@@ -220,7 +253,7 @@ class Connection {
       return this.joined().party.consumePlain(p.producerId, p.ip, p.port, p.rtcpPort);
     });
     socket.onAny((event: string, ...args: unknown[]) => {
-      if (event in clientEventSchemas) return;
+      if (Object.hasOwn(clientEventSchemas, event)) return;
       const ack = args[args.length - 1];
       if (typeof ack === 'function') (ack as (r: Reply<never>) => void)({ ok: false, error: { code: 'bad_request', message: `unknown event ${event}` } });
     });
@@ -306,7 +339,7 @@ class Connection {
       // A room has one agent: a restarted agent replaces its stale party.
       for (const p of session.partyList()) if (p.role === 'room') p.close('replaced');
     }
-    const name = displayName ?? (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames[role] ?? role);
+    const name = displayName ?? (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames.get(role) ?? role);
     const party = session.addParty(role, name);
     this.party = party;
     this.session = session;

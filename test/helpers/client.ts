@@ -7,11 +7,26 @@ export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export function connect(url: string, auth: unknown): Promise<TestSocket> {
   const socket: TestSocket = io(url, { auth: auth as Record<string, unknown>, transports: ['websocket'], reconnection: false, timeout: 5000 });
   return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', (err) => {
-      socket.close();
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       reject(err);
+      socket.close();
+    };
+    // The server drops a CONNECT packet whose auth is not an object without an
+    // answer: the transport closes, and the helper says so instead of waiting.
+    const timer = setTimeout(() => fail(new Error('no answer to the handshake')), 8000);
+    // (A refusal closes the manager just before connect_error: let that come first.)
+    socket.io.once('close', (reason) => setTimeout(() => fail(new Error(`connection closed before the handshake was answered: ${reason}`)), 0));
+    socket.once('connect', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(socket);
     });
+    socket.once('connect_error', (err) => fail(err));
   });
 }
 
