@@ -41,8 +41,14 @@ describe('agent handshake naming an Object.prototype member', () => {
   });
 });
 
+const credentialLike = fc.oneof(fc.string({ minLength: 16, maxLength: 80 }), protoName.map((n) => n.padEnd(16, 'x')));
 const authShape = fc.oneof(
-  { weight: 4, arbitrary: shapedObject(['kind', 'roomId', 'credential'], fc.oneof(fc.constant('agent'), hostileString, fc.constant('interrogation-1'))) },
+  {
+    weight: 4,
+    arbitrary: shapedObject(['kind', 'roomId', 'credential'], (field) =>
+      field === 'kind' ? fc.constantFrom('agent', 'agent', 'party', 'constructor') : field === 'roomId' ? fc.oneof(protoName, fc.constantFrom('interrogation-1', 'plea-1'), fc.string({ minLength: 1, maxLength: 20 })) : credentialLike
+    ),
+  },
   { weight: 2, arbitrary: shapedObject(['kind', 'token'], fc.oneof(fc.constant('party'), hostileString, fc.string({ minLength: 10, maxLength: 80 }).map((s) => `${s}.${s}`))) },
   { weight: 2, arbitrary: shapedObject(['kind', 'key'], fc.oneof(fc.constant('board'), hostileString)) },
   { weight: 2, arbitrary: hostileValue(['kind', 'roomId', 'credential', 'token', 'key']) },

@@ -284,7 +284,9 @@ class Connection {
         .then(
           (result) => reply({ ok: true, data: result }),
           (err: unknown) => reply({ ok: false, error: this.describe(event, err) })
-        );
+        )
+        // Nothing may escape as an unhandled rejection, even a failing reply.
+        .catch((err: unknown) => this.log.error({ err, event }, 'cannot answer an event'));
     });
   }
 

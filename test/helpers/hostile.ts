@@ -36,8 +36,12 @@ export function hostileValue(keys: readonly string[] = []): fc.Arbitrary<unknown
 }
 
 /** An object with (some of) the given field names, each holding a hostile or plausible value. */
-export function shapedObject(fields: readonly string[], plausible: fc.Arbitrary<unknown>): fc.Arbitrary<Record<string, unknown>> {
-  const entries = fields.map((f) => [f, fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 2, arbitrary: hostileValue(fields) })] as const);
+export function shapedObject(
+  fields: readonly string[],
+  plausible: fc.Arbitrary<unknown> | ((field: string) => fc.Arbitrary<unknown>)
+): fc.Arbitrary<Record<string, unknown>> {
+  const forField = typeof plausible === 'function' ? plausible : () => plausible;
+  const entries = fields.map((f) => [f, fc.oneof({ weight: 4, arbitrary: forField(f) }, { weight: 1, arbitrary: hostileValue(fields) })] as const);
   return fc
     .tuple(
       fc.oneof(fc.record(Object.fromEntries(entries)), fc.record(Object.fromEntries(entries), { requiredKeys: [] })),
