@@ -134,6 +134,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const shownHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
   url = config.http.publicUrl || `http://${shownHost}:${port}`;
   schedule.startOverrunWatch();
+  schedule.startOrphanSweep();
 
   // Bookings in their room before a restart get their sessions back first.
   const reopened = await schedule.reopenLiveSessions();

@@ -49,6 +49,10 @@ export const ConfigSchema = Type.Object(
         designedSessionsPerBlock: Type.Integer({ minimum: 1, maximum: 10000 }),
         overrunCheckSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
         overrunStepMinutes: Type.Integer({ minimum: 1, maximum: 60 }),
+        /** Bookings, roster shifts and reserved windows may be written for dates from this many days back… */
+        horizonDaysBack: Type.Integer({ minimum: 0, maximum: 366 }),
+        /** …to this many days ahead of the site's today. */
+        horizonDaysAhead: Type.Integer({ minimum: 1, maximum: 3660 }),
       },
       { additionalProperties: false }
     ),

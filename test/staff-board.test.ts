@@ -4,10 +4,10 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { launchBrowser } from './helpers/browser.js';
-import { bookingRequest, call } from './helpers/http.js';
+import { bookingRequest, call, workday } from './helpers/http.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
-const DATE = '2026-11-27'; // a Friday: working windows 09:00–11:00 and 14:00–16:00
+const DATE = workday(); // Monday–Friday: working windows 09:00–11:00 and 14:00–16:00
 let server: Server;
 let browser: Browser;
 

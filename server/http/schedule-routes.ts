@@ -5,8 +5,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { randomUUID } from 'node:crypto';
-import type { BookingRequest, IsoWeekday, ReservedWindow } from '../schedule/model.js';
-import { ScheduleError, type PlaceOutcome, type ScheduleService } from '../schedule/schedule-service.js';
+import type { BookingRequest } from '../schedule/model.js';
+import { AffectsLiveBookings, ScheduleError, type PlaceOutcome, type ScheduleService } from '../schedule/schedule-service.js';
 import { viewOf } from '../schedule/schedule-store.js';
 import { actorOf, allow } from '../access/authorization.js';
 import {
@@ -18,6 +18,10 @@ import {
   DayView,
   DutyShiftRequest,
   ErrorReply,
+  AffectedBooking,
+  AffectedChoice,
+  AffectsLiveBookingsReply,
+  IdString,
   IsoDateString,
   JoinLinks,
   MoveBookingRequest,
@@ -31,7 +35,9 @@ import {
 } from '../schedule/schedule-api.js';
 
 const Headers = Type.Object({ authorization: Type.Optional(Type.String({ maxLength: 512 })) });
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const IdParams = Type.Object({ id: IdString });
+const ChoiceQuery = Type.Object({ affected: Type.Optional(AffectedChoice) }, { additionalProperties: false });
+const Applied = Type.Object({ affected: Type.Array(AffectedBooking) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: Type.Union([Conflict, ErrorReply]) };
 
 export function toRequest(body: Static<typeof CreateBookingRequest>): BookingRequest {
@@ -68,6 +74,33 @@ const reasonText: Record<string, string> = {
   room_busy: 'the room is taken then',
 };
 
+/** The first `null` anywhere in a body, as a field path: no schedule field takes null, and none may be coerced from it. */
+function firstNull(value: unknown, path: string): string | null {
+  if (value === null) return path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = firstNull(value[i], `${path}.${i}`);
+      if (p) return p;
+    }
+  } else if (typeof value === 'object' && value !== undefined) {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      const p = firstNull(v, `${path}.${k}`);
+      if (p) return p;
+    }
+  }
+  return null;
+}
+
+/** A change refused because it affects live bookings: 409 with the list. */
+async function orAffected<T>(reply: FastifyReply, fn: () => T | Promise<T>): Promise<T | FastifyReply> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AffectsLiveBookings) return reply.code(409).send({ error: 'affects_live_bookings' as const, message: err.message, affected: err.affected });
+    throw err;
+  }
+}
+
 function conflictOr<T>(reply: FastifyReply, out: PlaceOutcome, ok: (o: Extract<PlaceOutcome, { ok: true }>) => T) {
   if (out.ok) return ok(out);
   return reply.code(409).send({ error: 'conflict' as const, reason: out.reason, message: reasonText[out.reason] ?? out.reason, alternatives: out.alternatives });
@@ -84,6 +117,11 @@ const runSite = { access: allow.roles(['detention_staff']) };
 export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const actor = (req: { principal: Parameters<typeof actorOf>[0] }) => actorOf(req.principal);
+  // The edge's validator coerces types; null must never become 0 or "null" here.
+  app.addHook('preValidation', async (req) => {
+    const at = firstNull(req.body, 'body');
+    if (at) throw new ScheduleError(400, 'bad_request', `${at} must not be null`);
+  });
 
   r.get('/api/schedule/day', { config: readSchedule, schema: { querystring: Type.Object({ date: Type.Optional(IsoDateString) }), response: { 200: DayView, 400: ErrorReply } } }, async (req) =>
     service.day(req.query.date ?? service.clock.local().date)
@@ -136,15 +174,15 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
   );
 
   r.post('/api/bookings/:id/cancel', { config: writeBookings, schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.cancel(req.params.id, actor(req), req.body.note ?? null)
+    service.cancel(req.params.id, actor(req), req.body.note ?? null, req.body.version)
   );
 
   r.post('/api/bookings/:id/no-show', { config: runSite, schema: { headers: Headers, params: IdParams, body: CancelBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.noShow(req.params.id, actor(req), req.body.note ?? null)
+    service.noShow(req.params.id, actor(req), req.body.note ?? null, req.body.version)
   );
 
   r.post('/api/bookings/:id/status', { config: runSite, schema: { headers: Headers, params: IdParams, body: AdvanceBookingRequest, response: { 200: BookingView, ...errors } } }, async (req) =>
-    service.advance(req.params.id, req.body.status, actor(req))
+    service.advance(req.params.id, req.body.status, actor(req), req.body.version)
   );
 
   r.post(
@@ -171,40 +209,41 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
 
   // Duty-lawyer roster
   const ShiftView = Type.Object({ id: Type.String(), lawyerId: Type.String(), date: Type.String(), start: Type.Integer(), end: Type.Integer() });
-  r.get('/api/roster', { config: readSchedule, schema: { querystring: Type.Object({ date: IsoDateString }), response: { 200: Type.Object({ shifts: Type.Array(ShiftView) }) } } }, async (req) => ({
-    shifts: service.store.dutyShiftRows(req.query.date),
+  const changeErrors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: Type.Union([AffectsLiveBookingsReply, ErrorReply]) };
+  r.get('/api/roster', { config: readSchedule, schema: { querystring: Type.Object({ date: IsoDateString }), response: { 200: Type.Object({ shifts: Type.Array(ShiftView) }), 400: ErrorReply } } }, async (req) => ({
+    shifts: service.store.dutyShiftRows(service.horizon.realDate('date', req.query.date)),
   }));
-  r.post('/api/roster', { config: runSite, schema: { headers: Headers, body: DutyShiftRequest, response: { 201: ShiftView, 400: ErrorReply } } }, async (req, reply) => {
-    if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
-    const id = randomUUID();
-    service.store.addDutyShift(id, req.body, actor(req));
-    service.announce(req.body.date, 'roster');
-    return reply.code(201).send({ id, ...req.body });
-  });
-  r.delete('/api/roster/:id', { config: runSite, schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
-    if (!service.store.removeDutyShift(req.params.id, actor(req))) throw new ScheduleError(404, 'not_found', `no duty shift ${req.params.id}`);
-    return reply.code(204).send(null);
-  });
+  r.post('/api/roster', { config: runSite, schema: { headers: Headers, body: DutyShiftRequest, response: { 201: ShiftView, 400: ErrorReply } } }, async (req, reply) =>
+    reply.code(201).send(service.addDutyShift(req.body, actor(req)))
+  );
+  r.delete(
+    '/api/roster/:id',
+    { config: runSite, schema: { headers: Headers, params: IdParams, querystring: ChoiceQuery, response: { 200: Applied, ...changeErrors } } },
+    async (req, reply) => orAffected(reply, () => ({ affected: service.removeDutyShift(req.params.id, req.query.affected ?? 'refuse', actor(req)) }))
+  );
 
   // Reserved windows for priority requesters
-  const WindowView = Type.Intersect([Type.Object({ id: Type.String() }), ReservedWindowRequest]);
+  const WindowView = Type.Intersect([Type.Object({ id: Type.String() }), Type.Omit(ReservedWindowRequest, ['affected'])]);
   r.get('/api/reserved-windows', { config: readSchedule, schema: { response: { 200: Type.Object({ windows: Type.Array(WindowView) }) } } }, async () => ({ windows: service.store.reservedWindows() }));
-  r.post('/api/reserved-windows', { config: runSite, schema: { headers: Headers, body: ReservedWindowRequest, response: { 201: WindowView, 400: ErrorReply } } }, async (req, reply) => {
-    if (req.body.end <= req.body.start) throw new ScheduleError(400, 'bad_request', 'end must be after start');
-    const { weekday, ...rest } = req.body;
-    const w: ReservedWindow = { id: randomUUID(), ...rest, ...(weekday ? { weekday: weekday as IsoWeekday } : {}) };
-    service.store.addReservedWindow(w, actor(req));
-    return reply.code(201).send(w);
-  });
+  r.post(
+    '/api/reserved-windows',
+    { config: runSite, schema: { headers: Headers, body: ReservedWindowRequest, response: { 201: Type.Intersect([WindowView, Applied]), ...changeErrors } } },
+    async (req, reply) =>
+      orAffected(reply, () => {
+        const { affected, ...w } = req.body;
+        const out = service.addReservedWindow(w, affected ?? 'refuse', actor(req));
+        return reply.code(201).send({ ...out.window, affected: out.applied });
+      })
+  );
   r.delete('/api/reserved-windows/:id', { config: runSite, schema: { headers: Headers, params: IdParams, response: { 204: Type.Null(), 404: ErrorReply } } }, async (req, reply) => {
-    if (!service.store.removeReservedWindow(req.params.id, actor(req))) throw new ScheduleError(404, 'not_found', `no reserved window ${req.params.id}`);
+    service.removeReservedWindow(req.params.id, actor(req));
     return reply.code(204).send(null);
   });
 
-  r.put('/api/rooms/:id/status', { config: runSite, schema: { headers: Headers, params: IdParams, body: RoomStatusRequest, response: { 200: Type.Object({ id: Type.String(), status: Type.String() }), 404: ErrorReply } } }, async (req) => {
-    if (!service.store.roomStatuses().has(req.params.id)) throw new ScheduleError(404, 'not_found', `no room ${req.params.id}`);
-    service.store.setRoomStatus(req.params.id, req.body.status, actor(req));
-    service.announce(service.clock.local().date, 'room status');
-    return { id: req.params.id, status: req.body.status };
-  });
+  r.put(
+    '/api/rooms/:id/status',
+    { config: runSite, schema: { headers: Headers, params: IdParams, body: RoomStatusRequest, response: { 200: Type.Object({ id: Type.String(), status: Type.String(), affected: Type.Array(AffectedBooking) }), ...changeErrors } } },
+    async (req, reply) =>
+      orAffected(reply, () => ({ id: req.params.id, status: req.body.status, affected: service.setRoomStatus(req.params.id, req.body.status, req.body.affected ?? 'refuse', actor(req)) }))
+  );
 };

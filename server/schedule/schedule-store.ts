@@ -125,6 +125,13 @@ export class HoldConflict extends Error {
   }
 }
 
+/** A compare-and-set found the booking changed since it was read. */
+export class StatusChanged extends Error {
+  constructor(readonly now: BookingRow) {
+    super(`booking ${now.id} is now ${now.status} (version ${now.version})`);
+  }
+}
+
 export class ScheduleStore {
   private readonly weekly: Site['weeklyWindows'];
 
@@ -252,6 +259,23 @@ export class ScheduleStore {
     return after;
   }
 
+  /**
+   * Compare-and-set of the live status: moves the booking from exactly `seen` (status and version)
+   * to `status`, or throws StatusChanged naming what it is now. Holds are released for an ended
+   * status; history and audit in the caller's transaction.
+   */
+  setStatusIf(id: string, seen: { status: LiveStatus; version: number }, status: LiveStatus, actor: string, note: string | null = null): BookingRow {
+    const before = this.row(id);
+    if (!before) throw new Error(`no booking ${id}`);
+    if (before.status !== seen.status || before.version !== seen.version) throw new StatusChanged(before);
+    return this.setStatus(id, status, actor, note);
+  }
+
+  /** An audit entry of the schedule that is not a booking change (e.g. a released orphaned session). */
+  auditEntry(actor: string, action: string, subject: string, detail: Record<string, unknown>): void {
+    this.audit.append({ actor, action, subject, detail });
+  }
+
   historyOf(id: string): Array<{ seq: number; at: string; actor: string; action: string; note: string | null }> {
     return this.db.prepare('SELECT seq, at, actor, action, note FROM booking_history WHERE booking_id = ? ORDER BY seq').all(id) as Array<{
       seq: number; at: string; actor: string; action: string; note: string | null;
@@ -284,6 +308,16 @@ export class ScheduleStore {
       this.db.prepare('INSERT INTO duty_shifts (id, lawyer_id, date, start_min, end_min) VALUES (?, ?, ?, ?, ?)').run(id, s.lawyerId, s.date, s.start, s.end);
       this.audit.append({ actor, action: 'roster.shift_added', subject: `lawyer:${s.lawyerId}`, detail: { id, ...s } });
     })();
+  }
+
+  dutyShiftById(id: string): { id: string; lawyerId: string; date: string; start: number; end: number } | undefined {
+    const r = this.db.prepare('SELECT * FROM duty_shifts WHERE id = ?').get(id) as { id: string; lawyer_id: string; date: string; start_min: number; end_min: number } | undefined;
+    return r ? { id: r.id, lawyerId: r.lawyer_id, date: r.date, start: r.start_min, end: r.end_min } : undefined;
+  }
+
+  /** Dates from `from` on that have bookings which are not over (not finished, cancelled, no-show or displaced). */
+  liveDates(from: IsoDate): IsoDate[] {
+    return (this.db.prepare("SELECT DISTINCT date FROM bookings WHERE date >= ? AND status IN ('scheduled', 'escorting', 'in_room', 'in_session') ORDER BY date").all(from) as Array<{ date: string }>).map((r) => r.date);
   }
 
   removeDutyShift(id: string, actor: string): boolean {

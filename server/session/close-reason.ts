@@ -14,6 +14,8 @@ export const SessionCloseReasons = [
   'booking_stepped_back',
   /** A standing demo session gave way to a booking's session in its room. */
   'replaced_by_booking',
+  /** Its booking had already ended (a step in another process, or a lost race): released by the sweep. */
+  'booking_ended',
   /** Closed by staff. */
   'staff_closed',
   /** The server is stopping. */

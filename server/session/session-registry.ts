@@ -46,15 +46,19 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     return [...this.byRoom.values()];
   }
 
-  /** Opens the room's session; concurrent calls for one room share one open. */
-  async open(roomId: string, bookingId: string | null, actor: string): Promise<Session> {
+  /**
+   * Opens the room's session; concurrent calls for one room share one open (a call with `within`
+   * never shares: its step must be its own). `within` runs in the transaction that records the
+   * session: if it throws, the session is not opened, nothing is recorded, and the error is thrown.
+   */
+  async open(roomId: string, bookingId: string | null, actor: string, within?: () => void): Promise<Session> {
     const pending = this.opening.get(roomId);
     if (pending) {
-      const s = await pending;
-      if (s.bookingId === bookingId) return s;
+      const s = await pending.catch(() => undefined);
+      if (s && s.bookingId === bookingId && !within) return s;
       throw new Error(`room ${roomId} already has an open session`);
     }
-    const p = this.doOpen(roomId, bookingId, actor);
+    const p = this.doOpen(roomId, bookingId, actor, within);
     this.opening.set(roomId, p);
     try {
       return await p;
@@ -63,23 +67,33 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     }
   }
 
-  private async doOpen(roomId: string, bookingId: string | null, actor: string): Promise<Session> {
+  private async doOpen(roomId: string, bookingId: string | null, actor: string, within?: () => void): Promise<Session> {
     const room = this.rooms.get(roomId);
     if (!room) throw new Error(`unknown room ${roomId}`);
     const existing = this.byRoom.get(roomId);
     if (existing) {
-      if (existing.bookingId === bookingId) return existing;
+      if (existing.bookingId === bookingId && !within) return existing;
       throw new Error(`room ${roomId} already has an open session`);
     }
     const id = Session.newId();
     const router = await this.pool.createRouter(mediaCodecs, { sessionId: id, roomId });
+    if (this.byRoom.has(roomId)) {
+      router.close();
+      throw new Error(`room ${roomId} already has an open session`);
+    }
+    // The record (and the caller's step) first: a session that cannot be recorded is never live.
+    try {
+      this.store.opened(id, roomId, bookingId, actor, within);
+    } catch (err) {
+      router.close();
+      throw err;
+    }
     const session = new Session(id, room, bookingId, router, {
       listenIp: this.config.media.listenIp,
       announcedAddress: this.config.media.announcedAddress,
       plainListenIp: this.config.media.plainListenIp,
     });
     this.byRoom.set(roomId, session);
-    this.store.opened(id, roomId, bookingId, actor);
     // A failed write of the record must not break the live session: log it loudly.
     const record = (what: string, write: () => void) => {
       try {
@@ -99,6 +113,11 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     this.log.info({ sessionId: id, roomId, bookingId }, 'session opened');
     this.emit('opened', session);
     return session;
+  }
+
+  /** The session store (for the schedule's steps, which record a close in their own transaction). */
+  get records(): SessionStore {
+    return this.store;
   }
 
   close(roomId: string, reason: SessionCloseReason): void {

@@ -22,21 +22,51 @@ export class SessionStore {
     })();
   }
 
-  opened(sessionId: string, roomId: string, bookingId: string | null, actor: string): void {
+  /**
+   * Records an opened session. `within` runs first in the same transaction (the schedule's
+   * compare-and-set of its booking's live status): if it throws, nothing is recorded.
+   */
+  opened(sessionId: string, roomId: string, bookingId: string | null, actor: string, within?: () => void): void {
     this.db.transaction(() => {
+      within?.();
       this.db
         .prepare("INSERT INTO sessions (id, room_id, booking_id, status, opened_at) VALUES (?, ?, ?, 'open', ?)")
         .run(sessionId, roomId, bookingId, new Date().toISOString());
       this.audit.append({ actor, action: 'session.opened', subject: `session:${sessionId}`, detail: { roomId, bookingId } });
-    })();
+    }).immediate();
   }
 
+  /** Records a session's close (once: a record already closed, e.g. with its booking's step, stays as it is). */
   closed(sessionId: string, reason: SessionCloseReason, actor: string): void {
     this.db.transaction(() => {
       const now = new Date().toISOString();
-      this.db.prepare("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ? AND status = 'open'").run(now, reason, sessionId);
-      this.audit.append({ actor, action: 'session.closed', subject: `session:${sessionId}`, detail: { reason } });
+      const res = this.db.prepare("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ? AND status = 'open'").run(now, reason, sessionId);
+      if (res.changes) this.audit.append({ actor, action: 'session.closed', subject: `session:${sessionId}`, detail: { reason } });
     })();
+  }
+
+  /**
+   * Closes the open session records of a booking (in the caller's transaction, with the booking's
+   * status step); returns their ids. The live sessions are closed after the commit.
+   */
+  closeOfBooking(bookingId: string, reason: SessionCloseReason, actor: string): string[] {
+    return this.db.transaction(() => {
+      const open = this.db.prepare("SELECT id FROM sessions WHERE booking_id = ? AND status = 'open'").all(bookingId) as Array<{ id: string }>;
+      for (const s of open) this.closed(s.id, reason, actor);
+      return open.map((s) => s.id);
+    })();
+  }
+
+  /** The open session records of a room (any process), with their bookings. */
+  openInRoom(roomId: string): Array<{ id: string; bookingId: string | null }> {
+    return (this.db.prepare("SELECT id, booking_id FROM sessions WHERE room_id = ? AND status = 'open'").all(roomId) as Array<{ id: string; booking_id: string | null }>).map((r) => ({
+      id: r.id,
+      bookingId: r.booking_id,
+    }));
+  }
+
+  isOpen(sessionId: string): boolean {
+    return (this.db.prepare('SELECT status FROM sessions WHERE id = ?').get(sessionId) as { status: string } | undefined)?.status === 'open';
   }
 
   partyJoined(sessionId: string, partyId: string, role: PartyRole, displayName: string, remoteAddress: string | null): void {
