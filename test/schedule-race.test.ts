@@ -59,7 +59,7 @@ async function api(op: string, method: string, url: string, body?: unknown): Pro
   return { status: r.status, body: r.body, t0, t1 };
 }
 
-const ROOMS = ['interrogation-1', 'interrogation-2', 'plea-1', 'plea-2'];
+const ROOMS = ['interrogation-1', 'interrogation-2', 'interrogation-3', 'interrogation-4'];
 const CLASSES = ['district', 'district', 'district', 'sibling', 'higher'] as const;
 const liveIds: string[] = [];
 const races = { pairs: 0, overlapped: 0, versioned: 0, bothOk: 0 };
@@ -259,3 +259,38 @@ describe('eight staff at once', () => {
   }, 180_000);
 });
 
+
+describe('a session whose booking ended elsewhere', () => {
+  it.skipIf(nearMidnight)('is released by itself within seconds, audited, and the room takes its next booking', async () => {
+    const start = Math.min(1380, Math.ceil((today.minute + 30) / 5) * 5);
+    const mk = (n: number, at: number) =>
+      call(server.url, 'POST', '/api/bookings', {
+        caseNumber: `ORPH-${n}`, detaineeId: `OD-${n}`, procuratorateId: 'p-1', priorityClass: 'district', prosecutorId: `OP-${n}`,
+        lawyerRole: 'defence', lawyerId: `OL-${n}`, sessionKind: 'plea_hearing', date: today.date, requestedStart: at, durationMin: 10, roomId: 'interrogation-4',
+      }, key);
+    // Room interrogation-4 may still hold sessions from the mixed run: finish them first.
+    for (const s of server.registry.list()) if (s.room.id === 'interrogation-4' && s.bookingId) await call(server.url, 'POST', `/api/bookings/${s.bookingId}/status`, { status: 'finished' }, key);
+    const a = await mk(1, start);
+    const b = await mk(2, start + 15);
+    expect([a.status, b.status]).toEqual([201, 201]);
+    const idA = String(a.body['id']);
+    expect((await call(server.url, 'POST', `/api/bookings/${idA}/status`, { status: 'in_room' }, key)).status).toBe(200);
+    const session = server.registry.forBooking(idA);
+    expect(session).toBeDefined();
+    // Another process on the same file finishes the booking: this process never hears of it.
+    const other = new Database(path.join(server.config.dataDir, 'plea.sqlite'));
+    other.prepare("UPDATE bookings SET status = 'finished', version = version + 1 WHERE id = ?").run(idA);
+    other.close();
+    const t0 = Date.now();
+    while (server.registry.forRoom('interrogation-4') && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 100));
+    expect(server.registry.forRoom('interrogation-4')).toBeUndefined();
+    expect(Date.now() - t0).toBeLessThan(6000);
+    expect(session!.closed).toBe(true);
+    const audited = server.db.prepare("SELECT actor, detail FROM audit_entries WHERE action = 'session.orphan_released' AND subject = ?").all(`session:${session!.id}`) as Array<{ actor: string; detail: string }>;
+    expect(audited).toHaveLength(1);
+    expect(JSON.parse(audited[0]!.detail)).toMatchObject({ bookingId: idA, bookingStatus: 'finished' });
+    expect(server.db.prepare('SELECT status, close_reason FROM sessions WHERE id = ?').get(session!.id)).toEqual({ status: 'closed', close_reason: 'booking_ended' });
+    // The room is not stuck: the next booking goes in.
+    expect((await call(server.url, 'POST', `/api/bookings/${String(b.body['id'])}/status`, { status: 'in_room' }, key)).status).toBe(200);
+  });
+});

@@ -77,4 +77,32 @@ describe('staff board', () => {
     expect(await page.getByTestId('alternative').count()).toBeGreaterThan(0);
     expect(server.schedule.store.rows(DATE).some((r) => r.case_number === 'UI-9')).toBe(false);
   });
+
+  it('asks before taking a room with live bookings out of service, then moves them; flags what could not stay as it was', async () => {
+    const key = server.secrets.staffKeys['staff'];
+    const live = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-10', detaineeId: 'UI-D-10', prosecutorId: 'UI-P-10', lawyerId: 'UI-L-10', requestedStart: 903, roomId: 'plea-4' }), key);
+    expect(live.status).toBe(201);
+    // A duty booking whose lawyer's shift is removed (applied): it stays, flagged.
+    const shift = await call(server.url, 'POST', '/api/roster', { lawyerId: 'UI-duty', date: DATE, start: 840, end: 960 }, key);
+    const duty = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-11', detaineeId: 'UI-D-11', prosecutorId: 'UI-P-11', lawyerRole: 'duty', lawyerId: 'UI-duty', requestedStart: 933 }), key);
+    expect(duty.status).toBe(201);
+    expect((await call(server.url, 'DELETE', `/api/roster/${String(shift.body['id'])}?affected=apply`, undefined, key)).status).toBe(200);
+
+    const page = await openBoard();
+    await page.locator(`[data-testid="booking-block"][data-id="${String(duty.body['id'])}"] [data-testid="booking-flag"]`).waitFor({ timeout: 10_000 });
+    expect(await page.locator(`[data-testid="booking-block"][data-id="${String(duty.body['id'])}"]`).getAttribute('data-attention')).toBe('lawyer_not_on_duty');
+
+    await page.locator('[data-testid="room-status-toggle"][data-room="plea-4"]').click();
+    await page.locator('.el-message-box__btns .el-button--primary').click(); // take it out of service
+    // The server refused with the affected booking: the board names it and offers the choice.
+    const box = page.locator('.el-message-box', { hasText: String(live.body['id']) });
+    await box.waitFor({ timeout: 10_000 });
+    expect(server.schedule.store.roomStatuses().get('plea-4')).toBe('active');
+    await box.locator('.el-button--primary').click(); // apply: move or flag
+    await waitFor('room out of service', () => server.schedule.store.roomStatuses().get('plea-4') === 'out_of_service');
+    const moved = server.schedule.store.row(String(live.body['id']));
+    expect(moved?.room_id).not.toBe('plea-4');
+    expect(server.schedule.store.noticesOf(String(live.body['id'])).some((n) => n.recipient === 'prosecutor:UI-P-10')).toBe(true);
+    await call(server.url, 'PUT', '/api/rooms/plea-4/status', { status: 'active' }, key);
+  });
 });

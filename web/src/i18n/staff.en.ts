@@ -3,6 +3,18 @@ import type { StaffMessages } from './staff.zh-CN';
 
 const staffEn: StaffMessages = {
   staff: {
+    affected: {
+      title: 'Live bookings affected',
+      prompt: 'This change affects {count} live booking(s): {list}. Apply it and move them where they fit (or flag them where nothing fits), telling their parties?',
+      apply: 'Apply: move or flag them',
+      keep: 'Keep as it is',
+      done: 'Applied: {moved} moved, {flagged} flagged for attention',
+    },
+    attention: {
+      room_out_of_service: 'room out of service',
+      lawyer_not_on_duty: 'duty lawyer not on duty',
+      reserved: 'in time reserved for a higher class',
+    },
     title: 'Room schedule board',
     subtitle: 'Remote arraignment and plea sessions',
     date: 'Date',
@@ -72,7 +84,7 @@ const staffEn: StaffMessages = {
     roomKind: { interrogation: 'Interrogation', plea: 'Plea room' },
     roomStatus: { active: 'Active', out_of_service: 'Out of service' },
     roomToggle: 'Room in service',
-    roomOutConfirm: 'Take {room} out of service? Its bookings are not moved automatically.',
+    roomOutConfirm: 'Take {room} out of service? If live bookings stand in it, you choose next whether to move them.',
     roomInConfirm: 'Put {room} back in service?',
     roomConfirmTitle: 'Room status',
     confirm: 'OK',

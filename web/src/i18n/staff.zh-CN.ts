@@ -2,6 +2,18 @@
 // the same shape (checked by the compiler). Merged under the `staff` key.
 const staffZhCN = {
   staff: {
+    affected: {
+      title: '影响已有预约',
+      prompt: '此更改影响 {count} 个进行中的预约：{list}。是否执行，并将其改到可行的位置（无处可放的标记待处理），同时通知当事各方？',
+      apply: '执行：改期或标记',
+      keep: '保持不变',
+      done: '已执行：{moved} 个已改期，{flagged} 个已标记待处理',
+    },
+    attention: {
+      room_out_of_service: '房间停用',
+      lawyer_not_on_duty: '值班律师不在班',
+      reserved: '处于更高级别的预留时段',
+    },
     title: '房间排期看板',
     subtitle: '远程提讯与认罪认罚',
     date: '日期',
@@ -71,7 +83,7 @@ const staffZhCN = {
     roomKind: { interrogation: '讯问室', plea: '认罪认罚室' },
     roomStatus: { active: '可用', out_of_service: '停用' },
     roomToggle: '房间可用',
-    roomOutConfirm: '将 {room} 设为停用？已排的预约不会自动改期。',
+    roomOutConfirm: '将 {room} 设为停用？如有已排预约，下一步由您决定是否改期。',
     roomInConfirm: '将 {room} 恢复为可用？',
     roomConfirmTitle: '房间状态',
     confirm: '确定',

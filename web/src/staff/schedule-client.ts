@@ -14,6 +14,8 @@ import type {
   RejectReason as RejectReasonSchema,
   SessionKind as SessionKindSchema,
   LawyerRole as LawyerRoleSchema,
+  AffectedBooking as AffectedBookingSchema,
+  AffectedChoice as AffectedChoiceSchema,
 } from '../../../server/schedule/schedule-api';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../server/signalling/protocol';
 import { TypedEmitter } from '../session/emitter';
@@ -31,6 +33,8 @@ export type PriorityClass = Static<typeof PriorityClassSchema>;
 export type SessionKind = Static<typeof SessionKindSchema>;
 export type LawyerRole = Static<typeof LawyerRoleSchema>;
 export type JoinLinks = Static<typeof JoinLinksSchema>;
+export type AffectedBooking = Static<typeof AffectedBookingSchema>;
+export type AffectedChoice = Static<typeof AffectedChoiceSchema>;
 export type StepStatus = 'escorting' | 'in_room' | 'finished' | 'scheduled';
 
 export interface HistoryEntry {
@@ -147,13 +151,16 @@ export class ApiError extends Error {
   readonly code: string;
   readonly reason: RejectReason | null;
   readonly alternatives: Placement[];
-  constructor(status: number, code: string, message: string, reason: RejectReason | null = null, alternatives: Placement[] = []) {
+  /** With code 'affects_live_bookings': the live bookings the refused change would affect. */
+  readonly affected: AffectedBooking[];
+  constructor(status: number, code: string, message: string, reason: RejectReason | null = null, alternatives: Placement[] = [], affected: AffectedBooking[] = []) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.reason = reason;
     this.alternatives = alternatives;
+    this.affected = affected;
   }
 }
 
@@ -195,7 +202,8 @@ export class ScheduleClient {
         typeof p.error === 'string' ? p.error : 'http',
         typeof p.message === 'string' ? p.message : `${method} ${url}: HTTP ${response.status}`,
         typeof p.reason === 'string' ? (p.reason as RejectReason) : null,
-        Array.isArray(p.alternatives) ? (p.alternatives as Placement[]) : []
+        Array.isArray(p.alternatives) ? (p.alternatives as Placement[]) : [],
+        Array.isArray(p.affected) ? (p.affected as AffectedBooking[]) : []
       );
     }
     return payload as T;
@@ -218,16 +226,18 @@ export class ScheduleClient {
     return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/move`, to, signal);
   }
 
-  cancel(id: string, note?: string): Promise<Booking> {
-    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/cancel`, note ? { note } : {});
+  // With `version` (the booking's version the board showed), a step is a compare-and-set: if the
+  // booking changed meanwhile, it is refused with code 'status_changed' naming what it is now.
+  cancel(id: string, note?: string, version?: number): Promise<Booking> {
+    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/cancel`, { ...(note ? { note } : {}), ...(version ? { version } : {}) });
   }
 
-  noShow(id: string, note?: string): Promise<Booking> {
-    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/no-show`, note ? { note } : {});
+  noShow(id: string, note?: string, version?: number): Promise<Booking> {
+    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/no-show`, { ...(note ? { note } : {}), ...(version ? { version } : {}) });
   }
 
-  step(id: string, status: StepStatus): Promise<Booking> {
-    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/status`, { status });
+  step(id: string, status: StepStatus, version?: number): Promise<Booking> {
+    return this.call<Booking>('POST', `/api/bookings/${encodeURIComponent(id)}/status`, { status, ...(version ? { version } : {}) });
   }
 
   overrun(id: string, newEnd: number): Promise<OverrunResult> {
@@ -242,8 +252,9 @@ export class ScheduleClient {
     return this.call<JoinLinks>('GET', `/api/bookings/${encodeURIComponent(id)}/join-links`, undefined, signal);
   }
 
-  setRoomStatus(roomId: string, status: Room['status']): Promise<{ id: string; status: string }> {
-    return this.call('PUT', `/api/rooms/${encodeURIComponent(roomId)}/status`, { status });
+  /** `refuse` (default): rejects with code 'affects_live_bookings' and the list; `apply`: moves or flags them. */
+  setRoomStatus(roomId: string, status: Room['status'], affected: AffectedChoice = 'refuse'): Promise<{ id: string; status: string; affected: AffectedBooking[] }> {
+    return this.call('PUT', `/api/rooms/${encodeURIComponent(roomId)}/status`, { status, affected });
   }
 }
 
