@@ -369,8 +369,10 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     if (newEnd <= row.end_min) throw new ScheduleError(400, 'bad_request', `newEnd: must be after the planned end ${formatMinute(row.end_min)}`);
     const out = this.write(row.date, (schedule) => {
       let res;
+      // Only bookings not yet begun may be moved aside for a higher class.
+      const immovable = new Set(this.store.rows(row.date).filter((r) => r.status !== 'scheduled').map((r) => r.id));
       try {
-        res = schedule.overrun(id, newEnd);
+        res = schedule.overrun(id, newEnd, { immovable });
       } catch (err) {
         throw new ScheduleError(400, 'bad_request', `newEnd: ${(err as Error).message}`);
       }
@@ -385,11 +387,13 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
       for (const c of res.changed) this.store.releaseHolds(c.bookingId);
       for (const d of res.unplaceable) this.store.releaseHolds(d.id);
       const booking = viewOf(this.store.place(res.booking, actor, 'overrun', `runs until ${formatMinute(newEnd)}`));
+      const cause = `overrun of ${id} to ${formatMinute(newEnd)}`;
+      const aside = new Set(res.movedAside);
       for (const c of res.changed) {
         const b = schedule.get(c.bookingId);
-        if (b) this.store.place(b, actor, 'moved_by_overrun', `after overrun of ${id}`);
+        if (b) this.store.place(b, actor, 'moved_by_overrun', aside.has(c.bookingId) ? `moved aside for a higher class after ${cause}` : `after ${cause}`);
       }
-      for (const d of res.unplaceable) this.store.setStatus(d.id, 'displaced', actor, `displaced by overrun of ${id}`);
+      for (const d of res.unplaceable) this.store.setStatus(d.id, 'displaced', actor, `displaced by ${cause}`);
       return { booking, changed: [...res.changed], displaced: res.unplaceable.map((d) => d.id) };
     });
     for (const c of out.changed) {

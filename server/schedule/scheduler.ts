@@ -69,8 +69,10 @@ export interface OverrunResult {
   readonly booking: Booking;
   /** Bookings moved later or to another room (or given another duty lawyer). */
   readonly changed: readonly BookingChange[];
-  /** Bookings that no longer fit anywhere that day: now status `displaced`, holding nothing. */
+  /** Bookings that no longer fit anywhere that day: now status `displaced`, holding nothing; lowest class first. */
   readonly unplaceable: readonly Booking[];
+  /** Bookings of a lower class moved aside (they did not clash) to keep a higher-class one at or near its time. */
+  readonly movedAside: readonly BookingId[];
 }
 
 export interface UnplacedRequest {
@@ -382,58 +384,94 @@ export class Schedule {
 
   /**
    * A session runs (or ran) until `newEnd`. Its room, detainee, prosecutor and lawyer stay held
-   * until then (whatever the window). Bookings that now clash are, highest class first, kept at
-   * their time in another allowed room (or with another free duty lawyer if none was named), else
-   * moved to the earliest later start in their room, else in any allowed room that day; those that
-   * fit nowhere become `displaced` and are returned as `unplaceable`.
+   * until then (whatever the window). Bookings that now clash are re-placed highest class first
+   * (then earliest): each at the earliest start from its own that fits, looking at every minute left
+   * in the day in every room it may use (its own room first, then kind preference), its own time
+   * first. At each start, where only bookings of a lower class (and not `immovable`) stand in the
+   * way, in the room or by their people, those are moved aside and re-placed the same way after
+   * it; so a higher class is never pushed later, or displaced, while a lower class could yield.
+   * What fits nowhere that day is displaced (returned as `unplaceable`), so displacement falls on
+   * the lowest classes first.
    */
-  overrun(id: BookingId, newEnd: Minute): OverrunResult {
+  overrun(id: BookingId, newEnd: Minute, options: { immovable?: ReadonlySet<BookingId> } = {}): OverrunResult {
     const b = this.mustGet(id);
     if (b.status !== 'booked') throw new RangeError(`booking ${id} is ${b.status}`);
     if (!isWholeIn(newEnd, b.start + 1, MINUTES_PER_DAY - Math.max(b.changeoverAfterMin, b.escortBeforeMin))) {
       throw new RangeError(`new end ${newEnd} must be after the start and within the day`);
     }
+    // The overrunning booking itself never yields.
+    const immovable = new Set<BookingId>([...(options.immovable ?? []), id]);
     const day = this.day(b.date);
     const updated: Booking = { ...b, end: newEnd };
     this.release(b);
-    const clashing = [...day.booked]
-      .map((other) => this.mustGet(other))
-      .filter((o) => clash(updated, o))
-      .sort((x, y) => PRIORITY_RANK[y.request.priorityClass] - PRIORITY_RANK[x.request.priorityClass] || x.start - y.start || (x.id < y.id ? -1 : 1));
+    const clashing = [...day.booked].map((other) => this.mustGet(other)).filter((o) => clash(updated, o));
     for (const o of clashing) this.release(o);
     this.hold(updated);
     this.byId.set(id, updated);
 
-    const changed: BookingChange[] = [];
-    const unplaceable: Booking[] = [];
-    for (const o of clashing) {
-      const r = this.fromBooking(o, o.date);
-      const packed = [newEnd, roomSlot(updated).end + o.escortBeforeMin, detaineeSpan(updated).end + o.escortBeforeMin];
-      const later = [...new Set(this.gridStarts(day, r).concat(packed))].filter((s) => s > o.start).sort((x, y) => x - y);
-      const attempts: Array<[Minute, CheckOptions]> = [
-        [o.start, { preferRoom: o.roomId, preferLawyer: o.lawyerId }],
-        ...later.map((s): [Minute, CheckOptions] => [s, { onlyRoom: o.roomId, preferLawyer: o.lawyerId }]),
-        ...later.map((s): [Minute, CheckOptions] => [s, { preferRoom: o.roomId, preferLawyer: o.lawyerId }]),
-      ];
-      let kept: Booking | undefined;
-      for (const [s, opts] of attempts) {
-        const fit = this.check(day, r, s, opts);
-        if (fit.ok) {
-          kept = { ...o, roomId: fit.roomId, lawyerId: fit.lawyerId, start: s, end: s + r.duration };
-          break;
-        }
+    const original = new Map<BookingId, Booking>(clashing.map((o) => [o.id, o]));
+    const movedAside = new Set<BookingId>();
+    const queue: Booking[] = [...clashing];
+    const order = (x: Booking, y: Booking): number =>
+      PRIORITY_RANK[y.request.priorityClass] - PRIORITY_RANK[x.request.priorityClass] || x.start - y.start || (x.id < y.id ? -1 : 1);
+    let budget = 64 + 8 * clashing.length;
+    while (queue.length > 0) {
+      queue.sort(order);
+      const o = queue.shift() as Booking;
+      const placed = this.replace(day, o, immovable, budget-- > 0);
+      if (placed === undefined) {
+        this.byId.set(o.id, { ...o, status: 'displaced' });
+        continue;
       }
-      if (kept !== undefined) {
-        this.hold(kept);
-        this.byId.set(o.id, kept);
-        changed.push({ bookingId: o.id, before: placementOf(o), after: placementOf(kept) });
-      } else {
-        const displaced: Booking = { ...o, status: 'displaced' };
-        this.byId.set(o.id, displaced);
-        unplaceable.push(displaced);
+      this.hold(placed.booking);
+      this.byId.set(o.id, placed.booking);
+      for (const y of placed.yielded) {
+        if (!original.has(y.id)) original.set(y.id, y);
+        movedAside.add(y.id);
+        queue.push(y);
       }
     }
-    return { booking: updated, changed, unplaceable };
+    const changed: BookingChange[] = [];
+    const unplaceable: Booking[] = [];
+    for (const [oid, before] of original) {
+      const now = this.mustGet(oid);
+      if (now.status === 'displaced') unplaceable.push(now);
+      else if (now.start !== before.start || now.roomId !== before.roomId || now.lawyerId !== before.lawyerId) {
+        changed.push({ bookingId: oid, before: placementOf(before), after: placementOf(now) });
+      }
+    }
+    const byRank = (x: Booking, y: Booking): number => PRIORITY_RANK[x.request.priorityClass] - PRIORITY_RANK[y.request.priorityClass] || x.start - y.start;
+    return { booking: updated, changed, unplaceable: unplaceable.sort(byRank), movedAside: [...movedAside] };
+  }
+
+  /**
+   * Re-places `o` (released, holding nothing): at the earliest start from its own, every minute, in
+   * any room it may use, free or by moving lower-class bookings aside (released and returned as
+   * `yielded`, for the caller to re-place). Undefined if it fits nowhere that day.
+   */
+  private replace(day: Day, o: Booking, immovable: ReadonlySet<BookingId>, mayYield: boolean): { booking: Booking; yielded: Booking[] } | undefined {
+    const r = this.fromBooking(o, o.date);
+    const opts: CheckOptions = { preferRoom: o.roomId, preferLawyer: o.lawyerId };
+    for (let s = o.start; s + r.duration + r.changeover <= MINUTES_PER_DAY; s++) {
+      const from = s - r.escort;
+      if (from < 0 || windowContaining(day.windows, from, s + r.duration + r.changeover) === undefined) continue;
+      const fit = this.check(day, r, s, opts);
+      if (fit.ok) return { booking: { ...o, roomId: fit.roomId, lawyerId: fit.lawyerId, start: s, end: s + r.duration, status: 'booked' }, yielded: [] };
+      if (!mayYield) continue;
+      // Own room first, then the others in preference order.
+      const rooms = [...r.rooms].sort((x, y) => Number(y.id === o.roomId) - Number(x.id === o.roomId));
+      for (const room of rooms) {
+        const probe: Booking = { ...o, roomId: room.id, start: s, end: s + r.duration, status: 'booked' };
+        const blockers = [...day.booked].map((x) => this.mustGet(x)).filter((x) => clash(probe, x));
+        if (blockers.length === 0) continue;
+        if (blockers.some((x) => immovable.has(x.id) || PRIORITY_RANK[x.request.priorityClass] >= r.rank)) continue;
+        for (const x of blockers) this.release(x);
+        const yfit = this.check(day, r, s, { onlyRoom: room.id, preferLawyer: o.lawyerId });
+        if (yfit.ok) return { booking: { ...o, roomId: yfit.roomId, lawyerId: yfit.lawyerId, start: s, end: s + r.duration, status: 'booked' }, yielded: blockers };
+        for (const x of blockers) this.hold(x);
+      }
+    }
+    return undefined;
   }
 
   /** Plans many requests into this schedule; see `planDay`. Bookings already made are not moved. */
