@@ -16,6 +16,10 @@ import { loadSecrets, type Secrets } from './access/secrets.js';
 import { StaffKeys } from './access/staff-auth.js';
 import { buildHttp } from './http/app.js';
 import { actorOf, type AccessRegistry } from './access/authorization.js';
+import { AccountStore } from './access/account-store.js';
+import { Accounts } from './access/accounts.js';
+import { authRoutes, readSessionCookie } from './http/auth-routes.js';
+import { adminRoutes } from './http/admin-routes.js';
 import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
 import { ScheduleStore } from './schedule/schedule-store.js';
@@ -44,6 +48,7 @@ export interface RunningServer {
   http: FastifyInstance;
   /** Every REST route with its declared access rule. */
   access: AccessRegistry;
+  accounts: Accounts;
   schedule: ScheduleService;
   recordings: RecordingStore;
   /** Disc sets, burning and custody of finished recordings. */
@@ -77,12 +82,29 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   let url = '';
   // Fastify owns the HTTP server; Socket.io attaches to it before listening.
   const staffKeys = new StaffKeys(secrets.staffKeys);
+  const accounts = new Accounts(db, new AccountStore(db, audit), secrets.cookieSecret, componentLogger(log, 'accounts'));
   const { app: http, registry: access } = await buildHttp(componentLogger(log, 'http'), {
+    cookieSecret: secrets.cookieSecret,
+    // Who calls: an Authorization header (API token, agent credential, staff key) or else the session cookie.
     authenticate: (req) => {
-      const staffId = staffKeys.fromAuthorization(req.headers.authorization);
-      if (staffId) return { kind: 'staff-key', staffId };
-      const agent = agentFromAuthorization(req.headers.authorization, (roomId) => (Object.hasOwn(secrets.agentCredentials, roomId) ? secrets.agentCredentials[roomId] : undefined));
-      return agent ? { kind: 'agent', roomId: agent.roomId } : null;
+      const header = req.headers.authorization;
+      if (header) {
+        const bearer = /^Bearer\s+(\S{1,512})$/i.exec(header);
+        if (bearer) {
+          const token = bearer[1] as string;
+          if (Accounts.looksLikeApiToken(token)) return accounts.principalForApiToken(token);
+          const staffId = staffKeys.staffFor(token);
+          return staffId ? { kind: 'staff-key', staffId } : null;
+        }
+        const agent = agentFromAuthorization(header, (roomId) => (Object.hasOwn(secrets.agentCredentials, roomId) ? secrets.agentCredentials[roomId] : undefined));
+        return agent ? { kind: 'agent', roomId: agent.roomId } : null;
+      }
+      const cookie = readSessionCookie(req);
+      return cookie ? accounts.principalForSession(cookie) : null;
+    },
+    csrfValid: (req, principal) => {
+      const given = req.headers['x-csrf-token'];
+      return accounts.csrfValid(principal, typeof given === 'string' ? given : undefined);
     },
     refused: (req, principal, decision) => {
       try {
@@ -121,6 +143,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, bookingRoom: (id) => schedule.store.row(id)?.room_id ?? null }));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));
+  await http.register(authRoutes(accounts));
+  await http.register(adminRoutes(accounts));
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
@@ -157,7 +181,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, schedule, recordings, evidence,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, accounts, schedule, recordings, evidence,
     async close() {
       if (closing) return;
       closing = true;

@@ -25,6 +25,9 @@ async function main(): Promise<void> {
   const [staffId, staffKey] = Object.entries(server.secrets.staffKeys)[0] ?? ['', ''];
   console.log(`\n  Room controller ready: ${server.url}/\n  Open it, pick a room, and open its prosecutor and lawyer links.`);
   console.log(`  Staff board (${staffId}): ${server.url}/staff#key=${staffKey}\n  (staff keys are in ${config.dataDir}/secrets.json, or set access.staffKeys in the config)\n`);
+  // No administrator yet: a one-time link to create the first one (its secret is printed once, stored hashed).
+  const setup = server.accounts.setupLink();
+  if (setup) console.log(`  First administrator: open ${server.url}/setup#token=${setup}\n  (one-time link, valid 24 hours)\n`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -7,7 +7,8 @@ import { bookingRequest, call } from './helpers/http.js';
 import { connect, send, type TestSocket } from './helpers/client.js';
 import { clientEventAccess, clientEventSchemas, type ConnectionKind } from '../server/signalling/protocol.js';
 import type { AccessRule } from '../server/access/authorization.js';
-import type { Role } from '../server/access/roles.js';
+import { allRoles, allScopes, type Role, type Scope } from '../server/access/roles.js';
+import { signedInAs, makeUser, signIn, type SignedIn } from './helpers/accounts.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -17,32 +18,75 @@ let bookingId: string;
  * The routes open to anyone. Adding a public route means adding it here, on
  * purpose: a route made public by mistake fails this test.
  */
-const publicRoutes = new Set(['GET /api/health', 'HEAD /api/health', 'GET /api/openapi.json', 'HEAD /api/openapi.json', 'GET /', 'HEAD /', 'GET /session', 'HEAD /session', 'GET /staff', 'HEAD /staff', 'GET /*', 'HEAD /*']);
+const publicRoutes = new Set(['GET /api/health', 'HEAD /api/health', 'GET /api/openapi.json', 'HEAD /api/openapi.json', 'GET /', 'HEAD /', 'GET /session', 'HEAD /session', 'GET /staff', 'HEAD /staff', 'GET /*', 'HEAD /*', 'POST /api/auth/login', 'POST /api/auth/setup']);
 
-/** A caller the test can be: the headers it sends and the roles it acts in. */
+/** A caller the test can be: the headers it sends and what it is. */
 interface Caller {
   name: string;
+  kind: 'user' | 'token' | 'agent' | 'staff-key' | 'must-change';
   roles: readonly Role[];
+  scopes: readonly Scope[];
   headers(): Record<string, string>;
 }
 
-function callers(): Caller[] {
-  const key = server.secrets.staffKeys['staff'] ?? '';
-  return [{ name: 'staff key', roles: ['detention_staff'], headers: () => ({ authorization: `Bearer ${key}` }) }];
-}
+const people: Caller[] = [];
 
 function admits(rule: AccessRule, c: Caller): boolean {
-  if (rule.kind === 'public') return true;
-  if (rule.kind === 'roles') return rule.roles.some((r) => c.roles.includes(r));
-  return false;
+  switch (rule.kind) {
+    case 'public':
+      return true;
+    case 'agent':
+      return c.kind === 'agent';
+    case 'signed-in':
+      return c.kind === 'user' || (c.kind === 'must-change' && rule.beforePasswordChange);
+    case 'roles':
+      if (c.kind === 'token') return rule.scopes.some((s) => c.scopes.includes(s));
+      if (c.kind === 'user' || c.kind === 'staff-key') return rule.roles.some((r) => c.roles.includes(r));
+      return false;
+  }
 }
+
+async function makeCallers(): Promise<void> {
+  const key = server.secrets.staffKeys['staff'] ?? '';
+  people.push({ name: 'staff key', kind: 'staff-key', roles: ['detention_staff'], scopes: [], headers: () => ({ authorization: `Bearer ${key}` }) });
+  // One signed-in person per role, each with its CSRF token (so a refusal is the rule's, not CSRF's).
+  for (const role of allRoles) {
+    const s: SignedIn = await signedInAs(server, role);
+    people.push({ name: `user with role ${role}`, kind: 'user', roles: [role], scopes: [], headers: () => s.headers() });
+  }
+  // A person who must still change the password an administrator set: an administrator even.
+  const pending = await makeUser(server, ['administrator', 'detention_staff']);
+  const ps = await signIn(server, pending);
+  server.db.prepare('UPDATE users SET must_change_password = 1 WHERE id = ?').run(pending.id);
+  people.push({ name: 'administrator before changing the password', kind: 'must-change', roles: [], scopes: [], headers: () => ps.headers() });
+  // One API token per scope.
+  const admin = await signedInAs(server, 'administrator');
+  for (const scope of allScopes) {
+    const made = await admin.call<{ token: string }>('POST', '/api/admin/tokens', { name: `machine ${scope}`, scopes: [scope] });
+    expect(made.status).toBe(201);
+    people.push({ name: `API token with scope ${scope}`, kind: 'token', roles: [], scopes: [scope], headers: () => ({ authorization: `Bearer ${made.body.token}` }) });
+  }
+  const room = server.config.site.rooms[0]!.id;
+  people.push({ name: 'room agent', kind: 'agent', roles: [], scopes: [], headers: () => ({ authorization: `Agent ${room}:${server.secrets.agentCredentials[room]}` }) });
+}
+
+/** Bookkeeping a request may touch without changing anything: when a session or token was last used. */
+const touched: Record<string, string> = { api_tokens: 'last_used_at', login_sessions: 'last_seen_at' };
 
 /** Everything the server stores but the audit trail, whose refusals are expected. */
 function snapshot(): string {
   const tables = (server.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>)
     .map((t) => t.name)
     .filter((n) => n !== 'audit_entries');
-  return JSON.stringify(tables.map((t) => [t, server.db.prepare(`SELECT * FROM "${t}"`).all()]));
+  return JSON.stringify(
+    tables.map((t) => [
+      t,
+      (server.db.prepare(`SELECT * FROM "${t}"`).all() as Array<Record<string, unknown>>).map((row) => {
+        const col = touched[t];
+        return col ? { ...row, [col]: null } : row;
+      }),
+    ])
+  );
 }
 const lastSeq = () => (server.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM audit_entries').get() as { s: number }).s;
 const auditSince = (seq: number) => server.db.prepare('SELECT action FROM audit_entries WHERE seq > ?').all(seq) as Array<{ action: string }>;
@@ -67,6 +111,7 @@ beforeAll(async () => {
   const made = await call<{ id: string }>(server.url, 'POST', '/api/bookings', bookingRequest({ date: '2026-11-27' }), server.secrets.staffKeys['staff']);
   expect(made.status).toBe(201);
   bookingId = made.body.id;
+  await makeCallers();
 });
 afterAll(async () => {
   await server?.cleanup();
@@ -95,15 +140,23 @@ describe('REST routes', () => {
       if (anonymous !== 401) wrong.push(`${route.method} ${url} unauthenticated: ${anonymous}`);
       const badKey = await request(route.method, url, { authorization: `Bearer ${'x'.repeat(24)}` });
       if (badKey !== 401) wrong.push(`${route.method} ${url} wrong key: ${badKey}`);
-      for (const c of callers()) {
+      for (const c of people) {
         if (admits(rule, c)) continue;
         tried++;
         const status = await request(route.method, url, c.headers());
         if (status !== 403) wrong.push(`${route.method} ${url} as ${c.name}: ${status}`);
       }
+      // A signed-in person the rule admits, writing without the CSRF token: refused too.
+      const admitted = people.find((c) => c.kind === 'user' && admits(rule, c));
+      if (admitted && !['GET', 'HEAD'].includes(route.method)) {
+        tried++;
+        const { 'x-csrf-token': _dropped, ...noCsrf } = admitted.headers();
+        const status = await request(route.method, url, noCsrf);
+        if (status !== 403) wrong.push(`${route.method} ${url} as ${admitted.name} without CSRF token: ${status}`);
+      }
     }
     expect(wrong).toEqual([]);
-    expect(tried).toBeGreaterThan(20);
+    expect(tried).toBeGreaterThan(300);
     expect(snapshot()).toBe(before);
     // Each refusal is audited, and nothing else was written.
     const written = auditSince(seq);

@@ -17,6 +17,12 @@
  *     allow.agent()                         a room agent with its room's credential
  *                                           (`req.principal.roomId` says which room)
  *     allow.signedIn()                      any signed-in person (their own profile, logout)
+ *
+ *   Writes (POST, PUT, PATCH, DELETE) by a signed-in person (cookie) must carry the
+ *   CSRF token of their login session in `x-csrf-token` (pages get it from
+ *   GET /api/auth/me); API tokens and agents send no cookie and need none.
+ *   Machine clients: `Authorization: Bearer plt_…` (an API token). Room agents:
+ *   `Authorization: Agent <roomId>:<credential>`.
  *     allow.public('why it is open')        anyone, unauthenticated; say why. Every public
  *                                           route is listed in the registry test: adding
  *                                           one means adding it there, on purpose.
@@ -48,8 +54,10 @@ export type Principal =
       displayName: string;
       organisationId: string;
       roles: readonly Role[];
-      /** The login session the cookie names (for logout). */
+      /** The login session the cookie names (for logout and CSRF). */
       loginSessionId: string;
+      /** Set by an administrator: until changed, only the account's own routes answer. */
+      mustChangePassword: boolean;
     }
   | { kind: 'api-token'; tokenId: string; name: string; ownerId: string; scopes: readonly Scope[] }
   | { kind: 'agent'; roomId: string }
@@ -60,7 +68,7 @@ export type AccessRule =
   | { readonly kind: 'public'; readonly why: string }
   | { readonly kind: 'roles'; readonly roles: readonly Role[]; readonly scopes: readonly Scope[] }
   | { readonly kind: 'agent' }
-  | { readonly kind: 'signed-in' };
+  | { readonly kind: 'signed-in'; readonly beforePasswordChange: boolean };
 
 export const allow = {
   public: (why: string): AccessRule => ({ kind: 'public', why }),
@@ -69,7 +77,8 @@ export const allow = {
     return { kind: 'roles', roles, scopes: options.scopes ?? [] };
   },
   agent: (): AccessRule => ({ kind: 'agent' }),
-  signedIn: (): AccessRule => ({ kind: 'signed-in' }),
+  /** `beforePasswordChange`: also for someone who must still change an administrator-set password. */
+  signedIn: (options: { beforePasswordChange?: boolean } = {}): AccessRule => ({ kind: 'signed-in', beforePasswordChange: options.beforePasswordChange ?? false }),
 } as const;
 
 /** The roles a principal acts in. */
@@ -95,13 +104,18 @@ export function actorOf(p: Principal | null | undefined): string {
   }
 }
 
-export type Decision = { ok: true } | { ok: false; status: 401 | 403; code: 'unauthorized' | 'forbidden'; message: string };
+export type Decision =
+  | { ok: true }
+  | { ok: false; status: 401 | 403; code: 'unauthorized' | 'forbidden' | 'password_change_required' | 'csrf'; message: string };
 
 /** The one decision, for routes and events alike. No rule: refused. */
 export function decide(rule: AccessRule | undefined, p: Principal | null): Decision {
   if (!rule) return { ok: false, status: 403, code: 'forbidden', message: 'no access rule is declared for this' };
   if (rule.kind === 'public') return { ok: true };
   if (!p) return { ok: false, status: 401, code: 'unauthorized', message: 'sign in first (or present an API token)' };
+  if (p.kind === 'user' && p.mustChangePassword && !(rule.kind === 'signed-in' && rule.beforePasswordChange)) {
+    return { ok: false, status: 403, code: 'password_change_required', message: 'change your password first' };
+  }
   switch (rule.kind) {
     case 'agent':
       return p.kind === 'agent' ? { ok: true } : { ok: false, status: 403, code: 'forbidden', message: 'for room agents only' };
@@ -148,6 +162,8 @@ export interface RegisteredRoute {
 export interface AccessControlOptions {
   /** Resolves who calls (cookie, API token, agent credential, staff key); null when nobody. May throw: answered 500. */
   authenticate(req: FastifyRequest): Promise<Principal | null> | Principal | null;
+  /** Whether a cookie-authenticated write carries its login session's CSRF token. */
+  csrfValid(req: FastifyRequest, principal: Extract<Principal, { kind: 'user' }>): boolean;
   /** Records a refusal (audit). Must not throw. */
   refused(req: FastifyRequest, principal: Principal | null, decision: Extract<Decision, { ok: false }>): void;
 }
@@ -156,6 +172,8 @@ export interface AccessRegistry {
   /** Every route the server registered, with its rule. */
   routes(): RegisteredRoute[];
 }
+
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Installs the one enforcement point on the root instance. Call before any
@@ -180,7 +198,10 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
       return reply.code(500).send({ error: 'internal', message: 'internal error' });
     }
     req.principal = principal;
-    const decision = decide(rule, principal);
+    let decision = decide(rule, principal);
+    if (decision.ok && principal?.kind === 'user' && rule?.kind !== 'public' && !safeMethods.has(req.method) && !options.csrfValid(req, principal)) {
+      decision = { ok: false, status: 403, code: 'csrf', message: 'a write from a signed-in page needs its x-csrf-token (from GET /api/auth/me)' };
+    }
     if (decision.ok) return;
     options.refused(req, principal, decision);
     return reply.code(decision.status).send({ error: decision.code, message: decision.message });

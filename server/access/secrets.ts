@@ -14,6 +14,8 @@ export interface Secrets {
   staffKeys: Record<string, string>;
   /** The site's evidence key (Ed25519, PKCS#8 PEM): signs disc manifests. Never rotated by itself. */
   evidenceKeyPem: string;
+  /** Signs session cookies and derives their CSRF tokens. */
+  cookieSecret: string;
 }
 
 export function loadSecrets(config: Config): Secrets {
@@ -23,6 +25,7 @@ export function loadSecrets(config: Config): Secrets {
   const secrets: Secrets = {
     joinSecret: config.access.joinSecret || stored.joinSecret || randomBytes(32).toString('base64url'),
     agentCredentials: {},
+    cookieSecret: stored.cookieSecret && stored.cookieSecret.length >= 32 ? stored.cookieSecret : randomBytes(32).toString('base64url'),
     staffKeys: Object.keys(config.access.staffKeys).length
       ? { ...config.access.staffKeys }
       : stored.staffKeys && Object.keys(stored.staffKeys).length

@@ -210,4 +210,65 @@ export const migrations: Migration[] = [
       CREATE TRIGGER custody_events_no_delete BEFORE DELETE ON custody_events BEGIN SELECT RAISE(ABORT, 'custody events are append-only'); END;
     `,
   },
+  {
+    version: 5,
+    name: 'accounts: organisations, users with roles, login sessions, API tokens, set-up links',
+    sql: `
+      CREATE TABLE organisations (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_en TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('procuratorate', 'department', 'higher_procuratorate', 'sibling_procuratorate', 'law_office', 'legal_aid_office', 'detention_centre')),
+        parent_id TEXT REFERENCES organisations(id)
+      );
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT NOT NULL,
+        organisation_id TEXT NOT NULL REFERENCES organisations(id),
+        password_hash TEXT NOT NULL,
+        must_change_password INTEGER NOT NULL DEFAULT 1,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE user_roles (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        role TEXT NOT NULL CHECK (role IN ('prosecutor', 'duty_lawyer', 'defence_lawyer', 'detention_staff', 'evidence_clerk', 'office', 'auditor', 'administrator')),
+        PRIMARY KEY (user_id, role)
+      ) WITHOUT ROWID;
+      -- A login session: its id is the SHA-256 of the cookie's secret, so the file alone signs nobody in.
+      CREATE TABLE login_sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        revoked_at TEXT,
+        remote_address TEXT,
+        user_agent TEXT
+      );
+      CREATE INDEX login_sessions_user ON login_sessions(user_id, revoked_at);
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        organisation_id TEXT REFERENCES organisations(id),
+        created_by TEXT NOT NULL REFERENCES users(id),
+        scopes TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        last_used_at TEXT
+      );
+      CREATE TABLE setup_links (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+      );
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
+import fastifyCookie from '@fastify/cookie';
 import type { Logger } from '../logger.js';
 import { repoRoot } from '../config.js';
 import { DomainError } from '../errors.js';
@@ -30,7 +31,11 @@ export function describeValidation(errors: readonly ValidationIssue[], dataVar: 
   return `${path} ${e.message ?? 'is invalid'}`;
 }
 
-export async function buildHttp(log: Logger, access: AccessControlOptions, plugins: FastifyPluginAsync[] = []): Promise<{ app: FastifyInstance; registry: AccessRegistry }> {
+export async function buildHttp(
+  log: Logger,
+  access: AccessControlOptions & { cookieSecret: string },
+  plugins: FastifyPluginAsync[] = []
+): Promise<{ app: FastifyInstance; registry: AccessRegistry }> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     genReqId: (() => {
@@ -41,6 +46,8 @@ export async function buildHttp(log: Logger, access: AccessControlOptions, plugi
     schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors, dataVar)),
   });
   // Every route declares who may call it; this one hook enforces it (see server/access/authorization.ts).
+  // Cookies are parsed before the access hook runs (hooks run in the order added).
+  await app.register(fastifyCookie, { secret: access.cookieSecret });
   const registry = installAccessControl(app, access);
   // Bad input gets 400 with a message naming the field.
   // One error handler for every area: domain refusals with their own code,
