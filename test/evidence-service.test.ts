@@ -26,7 +26,7 @@ let server: Server;
 let clerkApp: FastifyInstance;
 let bookingId: string;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'plea-evidence-'));
-const clerk: Principal = { kind: 'user', userId: 'u-1', username: 'clerk.wang', displayName: '王书记员', organisationId: 'o-1', roles: ['evidence_clerk'], loginSessionId: 's-1' };
+const clerk: Principal = { kind: 'user', userId: 'u-1', username: 'clerk.wang', displayName: '王书记员', organisationId: 'o-1', roles: ['evidence_clerk'], loginSessionId: 's-1', mustChangePassword: false };
 const t0 = Date.parse('2026-11-27T01:16:00.000Z');
 const iso = (s: number) => new Date(t0 + s * 1000).toISOString();
 
@@ -84,7 +84,7 @@ beforeAll(async () => {
   rec.openGap({ bookingId, source: 'original', track: null, startedAt: iso(1), cause: 'recorder_crashed', endedAt: iso(2) });
   rec.finished(bookingId, { at: iso(4) });
 
-  clerkApp = (await buildHttp(createRootLogger('silent'), { authenticate: () => clerk, refused: () => {} })).app;
+  clerkApp = (await buildHttp(createRootLogger('silent'), { cookieSecret: 'x'.repeat(32), authenticate: () => clerk, csrfValid: () => true, refused: () => {} })).app;
   await clerkApp.register(evidenceRoutes(server.evidence));
   await clerkApp.ready();
 });
