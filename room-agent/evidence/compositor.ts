@@ -142,12 +142,18 @@ export class EvidenceCompositor {
   private exitPromise: Promise<void> | null = null;
   /** Frames the encoder reported (from -progress): the measure that the picture keeps coming. */
   framesEncoded = 0;
-  /** Ticks at which a pipe could not take its frame in time (encoder slower than real time). */
+  /**
+   * Inset frames not written because the encoder had not yet taken the earlier
+   * ones (it started late, or was starved of CPU): dropping them keeps the
+   * insets' delay bounded instead of growing.
+   */
   overruns = 0;
   /** Session clock (epoch ms) at the run's first frame. */
   readonly clockAtStartMs: number;
   /** Insets shown as placeholder since their party stalled. */
   stalledInsetTicks = 0;
+  /** Time this process spent clocking out frames and mixing sound (ms): its share of the load. */
+  clockMs = 0;
   /** Decoded frames received per inset slot. */
   readonly insetFramesIn: number[];
 
@@ -326,6 +332,15 @@ export class EvidenceCompositor {
   }
 
   private emitTick(): void {
+    const began = performance.now();
+    try {
+      this.writeTick();
+    } finally {
+      this.clockMs += performance.now() - began;
+    }
+  }
+
+  private writeTick(): void {
     this.ticks++;
     const pipes = this.pipes();
     const now = Date.now();

@@ -43,6 +43,36 @@ const slotLabels: Array<{ role: PartyRole; label: string }> = [
   { role: 'guest', label: '来宾 Guest' },
 ];
 
+/** The player's second output for an inset: decoded, scaled and padded frames, raw yuv420p. */
+export function insetTapArgs(width = INSET_W, height = INSET_H): string[] {
+  return [
+    '-map', '0:v:0',
+    '-vf', `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=fast_bilinear,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p`,
+    '-f', 'rawvideo', 'pipe:3',
+  ];
+}
+
+/** The player's second output for sound: PCM s16le, 48 kHz, stereo. */
+export const audioTapArgs = (): string[] => ['-map', '0:a:0', '-ar', '48000', '-ac', '2', '-f', 's16le', 'pipe:3'];
+
+/** Cuts a byte stream into whole frames of `frameBytes`. */
+export function frameSplitter(frameBytes: number, onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer[] = [];
+  let have = 0;
+  return (d) => {
+    pending.push(d);
+    have += d.length;
+    if (have < frameBytes) return;
+    let all = Buffer.concat(pending);
+    while (all.length >= frameBytes) {
+      onFrame(all.subarray(0, frameBytes));
+      all = all.subarray(frameBytes);
+    }
+    pending = all.length ? [all] : [];
+    have = all.length;
+  };
+}
+
 /** Session clock minus this machine's clock (ms), from the join reply and its round trip. */
 export function clockOffsetMs(clock: SessionClockView, sentAtMs: number, receivedAtMs: number): number {
   return clock.serverTimeMs - (sentAtMs + receivedAtMs) / 2;
@@ -56,6 +86,8 @@ export class EvidenceRecorder {
   private readonly slotOf = new Map<string, number>(); // consumerId -> inset slot
   private sealing: Promise<void> = Promise.resolve();
   runs = 0;
+  crashes = 0;
+  private active = false;
 
   constructor(private readonly options: EvidenceOptions) {
     this.uploader = new SegmentUploader({
@@ -81,12 +113,14 @@ export class EvidenceRecorder {
   }
 
   /** The agent joined a session: for a booking's session, start rendering. */
-  begin(brief: EvidenceBrief | null, clock: SessionClockView, offsetMs: number, capture: EvidenceCapture): void {
+  begin(brief: EvidenceBrief | null, clock: SessionClockView, offsetMs: number, capture: EvidenceCapture, restart = false): void {
     if (!brief) return;
     if (this.compositor) this.compositor.kill();
+    this.active = true;
     this.brief = brief;
     this.offsetMs = offsetMs;
-    this.slotOf.clear();
+    // After a crash the players stay, and so do their slots.
+    if (!restart) this.slotOf.clear();
     const o = this.options;
     const runId = new Date(Date.now() + offsetMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     const dir = path.join(this.dir, safeName(brief.bookingId));
@@ -123,8 +157,14 @@ export class EvidenceRecorder {
       {
         segment: (seg) => this.onSegment(compositor, brief, seg),
         exit: (code, detail) => {
-          if (this.compositor === compositor) this.compositor = null;
-          if (!compositor.isStopping) o.log?.('warn', `evidence encoder exited (${code})`, { detail });
+          if (this.compositor !== compositor || compositor.isStopping) return;
+          // Crashed: a new run (its own segment names) after a second; the players' taps follow it.
+          this.compositor = null;
+          o.log?.('warn', `evidence encoder exited (${code}); starting a new run`, { detail });
+          this.crashes++;
+          setTimeout(() => {
+            if (this.compositor === null && this.brief === brief && this.active) this.begin(brief, clock, this.offsetMs, capture, true);
+          }, 1000).unref();
         },
       }
     );
@@ -152,36 +192,14 @@ export class EvidenceRecorder {
     const compositor = this.compositor;
     if (!compositor) return undefined;
     if (info.kind === 'audio') {
-      return {
-        outputArgs: ['-map', '0:a:0', '-ar', '48000', '-ac', '2', '-f', 's16le', 'pipe:3'],
-        onData: (d) => compositor.audioData(info.consumerId, d),
-      };
+      // The current run, whichever it is (a crashed encoder is replaced under the tap).
+      return { outputArgs: audioTapArgs(), onData: (d) => this.compositor?.audioData(info.consumerId, d) };
     }
     const used = new Set(this.slotOf.values());
     const slot = slotLabels.findIndex((s, i) => s.role === info.role && !used.has(i));
     if (slot < 0) return undefined; // more guests than slots: heard, not shown
     this.slotOf.set(info.consumerId, slot);
-    const frameBytes = compositor.insetFrameBytes;
-    let pending: Buffer[] = [];
-    let have = 0;
-    return {
-      outputArgs: [
-        '-map', '0:v:0',
-        '-vf', `scale=${INSET_W}:${INSET_H}:force_original_aspect_ratio=decrease:flags=fast_bilinear,pad=${INSET_W}:${INSET_H}:(ow-iw)/2:(oh-ih)/2,format=yuv420p`,
-        '-f', 'rawvideo', 'pipe:3',
-      ],
-      onData: (d) => {
-        pending.push(d);
-        have += d.length;
-        while (have >= frameBytes) {
-          const all = Buffer.concat(pending);
-          compositor.insetFrame(slot, all.subarray(0, frameBytes));
-          const rest = all.subarray(frameBytes);
-          pending = rest.length ? [rest] : [];
-          have = rest.length;
-        }
-      },
-    };
+    return { outputArgs: insetTapArgs(), onData: frameSplitter(compositor.insetFrameBytes, (f) => this.compositor?.insetFrame(slot, f)) };
   }
 
   /** A player of another party stopped (its producer closed, the party left). */
@@ -198,6 +216,7 @@ export class EvidenceRecorder {
   async end(): Promise<void> {
     const c = this.compositor;
     this.compositor = null;
+    this.active = false;
     this.slotOf.clear();
     if (c) await c.stop();
     await this.sealing;

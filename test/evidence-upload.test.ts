@@ -1,0 +1,107 @@
+// The evidence-segment upload route and the room agent's uploader, against a
+// real server (no media): only the room's own agent, for a booking of its
+// room; the server re-hashes and refuses a mismatch without storing anything;
+// a repeated upload is answered from what is stored; an uploader started over
+// a directory with sealed segments left (an agent restart) uploads them.
+import { mkdirSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, waitFor } from './helpers/server.js';
+import { bookingRequest, call } from './helpers/http.js';
+import { loadConfig } from '../server/config.js';
+import { SiteClock } from '../server/schedule/site-clock.js';
+import { SegmentUploader, sealSegment } from '../room-agent/evidence/segment-uploader.js';
+import { recordingDir } from '../recordings/recording-store.js';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+const base = loadConfig({ env: {} });
+const allDay = ['00:00-24:00'];
+const overrides = { schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } } };
+const clock = new SiteClock(base.site.timeZone);
+let server: Server;
+let bookingId: string;
+const ROOM = 'interrogation-1';
+const OTHER = 'interrogation-2';
+const body = randomBytes(200_000);
+const sha = createHash('sha256').update(body).digest('hex');
+const name = '20261201T101500Z-00001.ts';
+
+function put(room: string, credentialRoom: string, q: { sha256?: string; name?: string; booking?: string }, data: Buffer = body) {
+  const cred = server.secrets.agentCredentials[credentialRoom] ?? '';
+  const params = new URLSearchParams({ startedAt: '2026-12-01T02:15:00.000Z', endedAt: '2026-12-01T02:18:00.000Z', sha256: q.sha256 ?? sha });
+  return fetch(`${server.url}/api/rooms/${room}/evidence/${q.booking ?? bookingId}/segments/${q.name ?? name}?${params}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'video/mp2t', authorization: `Agent ${credentialRoom}:${cred}` },
+    body: new Uint8Array(data),
+  });
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ rooms: 2, standingSessions: false, overrides, clock });
+  const key = server.secrets.staffKeys['staff'];
+  const now = clock.local();
+  const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: Math.ceil((now.minute + 10) / 5) * 5, roomId: ROOM }), key);
+  expect(created.status).toBe(201);
+  bookingId = String(created.body['id']);
+});
+afterAll(async () => server?.cleanup());
+
+describe('evidence segment upload', () => {
+  it('refuses another room, a wrong credential and a mismatched hash, storing nothing; stores a good segment once', async () => {
+    // Another room's agent, with its own valid credential.
+    const other = await put(ROOM, OTHER, {});
+    expect(other.status).toBe(403);
+    // The right room, a wrong credential: nobody authenticated.
+    const wrong = await fetch(`${server.url}/api/rooms/${ROOM}/evidence/${bookingId}/segments/${name}?startedAt=2026-12-01T02:15:00Z&endedAt=2026-12-01T02:18:00Z&sha256=${sha}`, {
+      method: 'PUT', headers: { 'content-type': 'video/mp2t', authorization: `Agent ${ROOM}:${'x'.repeat(32)}` }, body: new Uint8Array(body),
+    });
+    expect(wrong.status).toBe(401);
+    // A bit flipped on the way: the server's hash differs.
+    const flipped = Buffer.from(body);
+    flipped[1000] = flipped[1000]! ^ 1;
+    const mismatch = await put(ROOM, ROOM, {}, flipped);
+    expect(mismatch.status).toBe(422);
+    expect(((await mismatch.json()) as { error: string }).error).toBe('hash_mismatch');
+    expect(server.recordings.segments(bookingId, 'evidence')).toHaveLength(0);
+    const dir = path.join(recordingDir(server.config.dataDir, bookingId), 'evidence');
+    expect(existsSync(path.join(dir, name))).toBe(false);
+    // A name that is not a segment's (path tricks) is refused by the schema.
+    expect((await put(ROOM, ROOM, { name: '..%2Fx.ts' })).status).toBe(400);
+
+    const ok = await put(ROOM, ROOM, {});
+    expect(ok.status).toBe(201);
+    const stored = server.recordings.segments(bookingId, 'evidence');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ sha256: sha, bytes: body.length, path: `evidence/${name}`, container: 'ts' });
+    expect(createHash('sha256').update(readFileSync(path.join(dir, name))).digest('hex')).toBe(sha);
+    // Sent again (its answer was lost): answered from what is stored, not added twice.
+    const again = await put(ROOM, ROOM, {});
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { duplicate: boolean }).duplicate).toBe(true);
+    expect(server.recordings.segments(bookingId, 'evidence')).toHaveLength(1);
+    // The same name with other content is a conflict, never an overwrite.
+    const other2 = Buffer.from(body);
+    other2[0] = other2[0]! ^ 0xff;
+    expect((await put(ROOM, ROOM, { sha256: createHash('sha256').update(other2).digest('hex') }, other2)).status).toBe(409);
+    expect(server.audit.verify()).toBeNull();
+  });
+
+  it('an uploader started over sealed segments left on disk (agent restart) uploads them and then removes them', async () => {
+    const agentDir = path.join(server.config.dataDir, 'room-pc', 'evidence');
+    const bdir = path.join(agentDir, bookingId);
+    mkdirSync(bdir, { recursive: true });
+    const file = path.join(bdir, '20261201T102000Z-00002.ts');
+    writeFileSync(file, randomBytes(50_000));
+    const record = await sealSegment(file, { bookingId, roomId: ROOM, startedAt: '2026-12-01T02:20:00.000Z', endedAt: '2026-12-01T02:23:00.000Z' });
+    // A new process: nothing in memory, only the files.
+    const uploader = new SegmentUploader({ serverUrl: server.url, roomId: ROOM, credential: server.secrets.agentCredentials[ROOM] ?? '', dir: agentDir, minDelayMs: 100 });
+    uploader.start();
+    try {
+      await waitFor('left-over segment uploaded', () => server.recordings.segments(bookingId, 'evidence').some((s) => s.sha256 === record.sha256), 10_000);
+      await waitFor('local copy removed after confirmation', () => !existsSync(file) && !existsSync(`${file}.json`), 5000);
+    } finally {
+      uploader.stop();
+    }
+  });
+});
