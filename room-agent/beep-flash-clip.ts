@@ -52,9 +52,11 @@ export function beepFlashLavfi(spec: BeepFlashSpec, textFile: string | null): st
 
 /** Returns the path of the room's beep-and-flash clip (VP8 + Opus WebM), rendering it first if needed. */
 export async function ensureBeepFlashClip(ffmpeg: string, dir: string, spec: BeepFlashSpec): Promise<string> {
-  const seconds = Math.max(2, Math.round(spec.seconds ?? 10));
-  const width = spec.width ?? 1280;
-  const height = spec.height ?? 720;
+  // Small and short: rendered on the room PC before its first join (the evidence
+  // video's own main picture is the live 1280x720 pattern, beepFlashLavfi).
+  const seconds = Math.max(2, Math.round(spec.seconds ?? 4));
+  const width = spec.width ?? 640;
+  const height = spec.height ?? 360;
   const font = findFont();
   const key = createHash('sha256').update(JSON.stringify(['beep-flash', spec.roomId, spec.roomName, seconds, width, height, font, beepFlash, 1])).digest('hex').slice(0, 10);
   const file = path.join(dir, `${spec.roomId}-beepflash-${key}.webm`);

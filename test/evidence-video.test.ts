@@ -60,6 +60,7 @@ function newAgent(s: Server): RoomAgent {
     mediaIp: '127.0.0.1',
     healthIntervalMs: 1000,
     evidence: { segmentSeconds: 10 },
+    log: (level, msg, extra) => level !== 'info' && process.stderr.write(`[agent ${level}] ${msg} ${extra?.['detail'] ?? ''}\n`),
   });
 }
 
@@ -107,8 +108,10 @@ describe('evidence video rendered live by the room agent', () => {
 
     agent = newAgent(server);
     agent.start();
-    const compositor = await waitFor('evidence video rendering', () => agent?.evidence?.current, 60_000);
-    const sessionStart = Date.now();
+    const compositor = await waitFor('evidence video rendering', () => agent?.evidence?.current, 120_000);
+    // The evidence video begins at its first frame: when the encoder started (the session clock it burns in).
+    await waitFor('encoder started', () => compositor.clockCalibrated, 30_000);
+    const sessionStart = compositor.clockAtStartMs;
     const t = server.tokens.issue({ roomId: ROOM, role: 'prosecutor', bookingId, nbf: Date.now() - 1000, exp: Date.now() + 600_000 });
     page = await openSessionPage(browser, `${server.url}/session?token=${t}`);
     // The prosecutor's picture reaches its inset (decoded frames arrive in slot 0).

@@ -10,7 +10,7 @@
 // the room, encodes H.264 + AAC and cuts self-contained MPEG-TS segments, each
 // reported when it closes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ChildReaper } from '../child-reaper.js';
@@ -148,8 +148,16 @@ export class EvidenceCompositor {
    * insets' delay bounded instead of growing.
    */
   overruns = 0;
-  /** Session clock (epoch ms) at the run's first frame. */
-  readonly clockAtStartMs: number;
+  /**
+   * Session clock (epoch ms) at the run's first frame: estimated at spawn, then
+   * set when ffmpeg starts transcoding (its "Stream mapping" line: the moment
+   * its -re clock starts), and the burned-in clock follows (drawtext reloads).
+   */
+  clockAtStartMs: number;
+  /** Whether clockAtStartMs was taken from ffmpeg's start (not only estimated at spawn). */
+  clockCalibrated = false;
+  private readonly spawnClockMs: number;
+  private clockFile = '';
   /** Insets shown as placeholder since their party stalled. */
   stalledInsetTicks = 0;
   /** Time this process spent clocking out frames and mixing sound (ms): its share of the load. */
@@ -165,6 +173,7 @@ export class EvidenceCompositor {
     this.placeholder = placeholderFrame(options.insetWidth, options.insetHeight);
     this.samplesPerTick = Math.round(SAMPLE_RATE / options.fps);
     this.clockAtStartMs = options.sessionClockAtStartMs;
+    this.spawnClockMs = options.sessionClockAtStartMs;
   }
 
   get insetFrameBytes(): number {
@@ -217,6 +226,7 @@ export class EvidenceCompositor {
     child.stdout?.on('data', (d: Buffer) => this.onStdout(d));
     child.stderr?.on('data', (d: Buffer) => {
       const text = d.toString();
+      if (!this.clockCalibrated && /^Stream mapping:/m.test(text)) this.calibrate();
       for (const m of text.matchAll(/^frame=(\d+)/gm)) this.framesEncoded = Math.max(this.framesEncoded, Number(m[1]));
       // Keep the tail of real messages, not progress lines, for the exit detail.
       const messages = text.split('\n').filter((l) => l && !/^[a-z_0-9]+=/.test(l)).join('\n');
@@ -248,7 +258,7 @@ export class EvidenceCompositor {
 
   private buildArgs(): string[] {
     const o = this.options;
-    const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-nostats', '-progress', 'pipe:2', '-stats_period', '1'];
+    const args = ['-hide_banner', '-loglevel', 'info', '-nostdin', '-nostats', '-progress', 'pipe:2', '-stats_period', '1'];
     if (o.main.kind === 'file') {
       args.push('-re', ...(o.main.loop ? ['-stream_loop', '-1'] : []), '-thread_queue_size', '64', '-i', o.main.path);
     } else if (o.main.kind === 'lavfi') {
@@ -269,8 +279,8 @@ export class EvidenceCompositor {
     // Text goes through files: no outside text is ever parsed as filter syntax.
     const font = o.fontFile ? `fontfile='${o.fontFile}':` : '';
     const clockFile = path.join(o.dir, `${o.prefix}.clock.txt`);
-    const offsetS = (o.sessionClockAtStartMs / 1000).toFixed(3);
-    writeFileSync(clockFile, `%{pts:localtime:${offsetS}:%Y-%m-%d %H\\:%M\\:%S}`);
+    this.clockFile = clockFile;
+    this.writeClock(o.sessionClockAtStartMs);
     const captionFile = path.join(o.dir, `${o.prefix}.caption.txt`);
     writeFileSync(captionFile, `${o.caseNumber}    ${o.roomName}`);
     const fs = Math.round(o.height / 20);
@@ -286,7 +296,7 @@ export class EvidenceCompositor {
     });
     const last = `m${o.slots.length}`;
     filters.push(
-      `[${last}]drawtext=${font}textfile='${clockFile}':expansion=normal:fontsize=${fs}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=${margin}:y=${margin},` +
+      `[${last}]drawtext=${font}textfile='${clockFile}':reload=1:expansion=normal:fontsize=${fs}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=${margin}:y=${margin},` +
         `drawtext=${font}textfile='${captionFile}':expansion=none:fontsize=${Math.round(fs * 0.8)}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=${margin}:y=h-th-${margin + 6}[v]`
     );
     filters.push(`[${mainAudio}]aresample=${SAMPLE_RATE},aformat=channel_layouts=stereo[ma];[ma][${audioInput}:a]amix=inputs=2:duration=first:normalize=0[a]`);
@@ -301,6 +311,20 @@ export class EvidenceCompositor {
       path.join(o.dir, `${o.prefix}-%05d.ts`)
     );
     return args;
+  }
+
+  /** ffmpeg starts transcoding now: pts 0 is now, in the session clock. */
+  private calibrate(): void {
+    this.clockCalibrated = true;
+    this.clockAtStartMs = this.spawnClockMs + (performance.now() - this.t0);
+    this.writeClock(this.clockAtStartMs);
+  }
+
+  private writeClock(atMs: number): void {
+    // Atomic: drawtext re-reads the file before every frame.
+    const tmp = `${this.clockFile}.tmp`;
+    writeFileSync(tmp, `%{pts:localtime:${(atMs / 1000).toFixed(3)}:%Y-%m-%d %H\\:%M\\:%S}`);
+    renameSync(tmp, this.clockFile);
   }
 
   private onStdout(d: Buffer): void {
