@@ -25,6 +25,13 @@ function srtpOptions(track: PlainTrack): string[] {
   return track.srtpKey ? ['-srtp_out_suite', 'AES_CM_128_HMAC_SHA1_80', '-srtp_out_params', track.srtpKey] : [];
 }
 
+/**
+ * ffmpeg does not answer key-frame requests, so a new viewer waits for the
+ * next key frame: one every 0.2 s (the cost in bitrate: README, "Figures").
+ */
+export const LIVE_KEY_FRAME_INTERVAL_S = 0.2;
+const keyFrameInterval = (fps: number): number => Math.max(1, Math.round(fps * LIVE_KEY_FRAME_INTERVAL_S));
+
 export interface PublisherEvents {
   onExit(code: number | null, detail: string): void;
 }
@@ -63,7 +70,7 @@ export class Publisher {
       cmd.output(rtpUrl(video, vTrack)).outputOptions([
         '-map', '0:v:0',
         '-vf', "drawtext=fontcolor=white:box=1:boxcolor=black@0.5:x=w-tw-10:y=10:text='%{localtime\\:%Y-%m-%d %H\\\\\\:%M\\\\\\:%S}'",
-        '-c:v', 'libvpx', '-b:v', '1000k', '-g', '30', '-keyint_min', '30', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0', '-error-resilient', '1',
+        '-c:v', 'libvpx', '-b:v', '1000k', '-g', String(keyFrameInterval(s.fps)), '-keyint_min', String(keyFrameInterval(s.fps)), '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0', '-error-resilient', '1',
       ]);
     }
     cmd.outputOptions(['-payload_type', String(vTrack.payloadType), '-ssrc', String(vTrack.ssrc), ...srtpOptions(vTrack), '-f', 'rtp']);

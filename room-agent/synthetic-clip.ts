@@ -22,6 +22,16 @@ function drawtextEscape(text: string): string {
   return text.replace(/\\/g, '\\\\\\\\').replace(/'/g, "\u2019").replace(/:/g, '\\:').replace(/%/g, '\\%');
 }
 
+/** Frame rate of the clip. */
+export const CLIP_FPS = 30;
+/**
+ * A key frame every 6 frames (0.2 s): the clip is copied, not encoded live, so
+ * a new viewer's key-frame request goes unanswered and it waits for the next
+ * key frame; 0.2 s instead of 1 s keeps join-to-first-frame short (the cost:
+ * README, "Figures").
+ */
+export const KEY_FRAME_INTERVAL_FRAMES = 6;
+
 export interface ClipSpec {
   roomId: string;
   roomName: string;
@@ -36,7 +46,7 @@ export async function ensureSyntheticClip(ffmpeg: string, dir: string, spec: Cli
   const width = spec.width ?? 640;
   const height = spec.height ?? 360;
   const font = findFont();
-  const key = createHash('sha256').update(JSON.stringify([spec.roomId, spec.roomName, seconds, width, height, font, 3])).digest('hex').slice(0, 10);
+  const key = createHash('sha256').update(JSON.stringify([spec.roomId, spec.roomName, seconds, width, height, font, 3, KEY_FRAME_INTERVAL_FRAMES])).digest('hex').slice(0, 10);
   const file = path.join(dir, `${spec.roomId}-${key}.webm`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
@@ -49,10 +59,10 @@ export async function ensureSyntheticClip(ffmpeg: string, dir: string, spec: Cli
   const tmp = `${file}.tmp.webm`;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${CLIP_FPS}:duration=${seconds}`,
     '-f', 'lavfi', '-i', `sine=frequency=${freq}:sample_rate=48000:duration=${seconds}`,
     '-vf', `format=yuv420p${text}`,
-    '-c:v', 'libvpx', '-b:v', '600k', '-g', '30', '-keyint_min', '30', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0',
+    '-c:v', 'libvpx', '-b:v', '600k', '-g', String(KEY_FRAME_INTERVAL_FRAMES), '-keyint_min', String(KEY_FRAME_INTERVAL_FRAMES), '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0',
     '-c:a', 'libopus', '-b:a', '48k', '-ac', '2', '-ar', '48000',
     '-shortest', tmp,
   ];
