@@ -6,7 +6,10 @@
 //   2. npm packages (npm ci), without mediasoup's own postinstall (it would try
 //      to download a worker, then pip packages: neither works offline).
 //   3. The mediasoup worker, cached outside the repository (scripts/build-worker.mjs).
-//   4. The web front end (vite build), when its sources are newer than the build.
+//   4. argon2 (password hashing): when its shipped prebuilt binary does not load
+//      on this machine (it crashes on some), it is built from source against the
+//      running Node's headers; the server falls back to scrypt if that fails too.
+//   5. The web front end (vite build), when its sources are newer than the build.
 // Each step is skipped when already done. Pass --no-browser to skip Chromium.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -76,6 +79,26 @@ function npmPackages() {
   run('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, MEDIASOUP_WORKER_BIN: '/nonexistent/mediasoup-worker' } });
 }
 
+function argon2Loads() {
+  const r = spawnSync(process.execPath, ['-e', "require('argon2').hash('probe').then(() => process.exit(0), () => process.exit(1))"], { cwd: repoRoot, timeout: 20_000, stdio: 'ignore' });
+  return r.status === 0;
+}
+
+function passwordHashing() {
+  const dir = path.join(repoRoot, 'node_modules', 'argon2');
+  if (!existsSync(dir) || argon2Loads()) return;
+  const nodeDir = path.resolve(path.dirname(process.execPath), '..');
+  const npmCli = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' });
+  const gyp = path.join((npmCli.stdout ?? '').trim(), 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  if (!existsSync(path.join(nodeDir, 'include', 'node', 'node.h')) || !existsSync(gyp)) {
+    log('argon2 does not load here and cannot be built (no Node headers or node-gyp): passwords use scrypt');
+    return;
+  }
+  log('argon2\'s prebuilt binary does not load here: building it from source');
+  const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeDir}`], { cwd: dir, stdio: 'inherit' });
+  if (r.status !== 0 || !argon2Loads()) log('argon2 could not be built: passwords use scrypt');
+}
+
 async function worker() {
   const { ensureWorker } = await import('./build-worker.mjs');
   await ensureWorker();
@@ -105,6 +128,7 @@ try {
   systemPackages();
   npmPackages();
   await worker();
+  passwordHashing();
   webFrontEnd();
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
