@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../server/config.js';
 import { openDatabase } from '../server/db/database.js';
 import { AuditTrail } from '../server/audit/audit-trail.js';
-import { loadSecrets } from '../server/access/secrets.js';
+import { auditKeysOf, loadSecrets } from '../server/access/secrets.js';
 import { ScheduleStore } from '../server/schedule/schedule-store.js';
 import { RecordingStore } from '../recordings/recording-store.js';
 import { EvidenceService, type EvidenceJob } from '../recordings/disc/evidence-service.js';
@@ -76,8 +76,9 @@ async function main(): Promise<number> {
   }
   const config = loadConfig();
   const db = openDatabase(path.join(config.dataDir, 'plea.sqlite'));
-  const audit = new AuditTrail(db);
   const secrets = loadSecrets(config);
+  // The server's audit key: entries this tool writes continue the server's chain.
+  const audit = new AuditTrail(db, { keys: auditKeysOf(secrets), headFile: path.join(config.dataDir, 'audit-heads.jsonl') });
   const service = new EvidenceService({
     db, audit, config, recordings: new RecordingStore(db, audit), schedule: new ScheduleStore(db, audit, config),
     evidenceKeyPem: secrets.evidenceKeyPem, ffmpegPath: findFfmpeg(config.ffmpegPath).path,

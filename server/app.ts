@@ -12,7 +12,7 @@ import { SessionStore } from './session/session-store.js';
 import { SessionRegistry } from './session/session-registry.js';
 import { Signalling } from './signalling/socket-server.js';
 import { JoinTokens } from './access/join-token.js';
-import { loadSecrets, type Secrets } from './access/secrets.js';
+import { auditKeysOf, loadSecrets, restrictToOwner, type Secrets } from './access/secrets.js';
 import { StaffKeys } from './access/staff-auth.js';
 import { buildHttp } from './http/app.js';
 import { actorOf, type AccessRegistry } from './access/authorization.js';
@@ -63,14 +63,18 @@ export interface StartOptions {
 
 export async function startServer(config: Config, logger?: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const log = logger ?? createRootLogger(config.logLevel);
-  const db = openDatabase(path.join(config.dataDir, 'plea.sqlite'));
-  const audit = new AuditTrail(db);
+  const secrets = loadSecrets(config);
+  const dbFile = path.join(config.dataDir, 'plea.sqlite');
+  const db = openDatabase(dbFile);
+  // The data directory and the database files are the owner's only, at every start.
+  restrictToOwner(config.dataDir, 0o700);
+  for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) restrictToOwner(f);
+  const audit = new AuditTrail(db, { keys: auditKeysOf(secrets), headFile: path.join(config.dataDir, 'audit-heads.jsonl'), log: componentLogger(log, 'audit') });
   const store = new SessionStore(db, audit);
   const stale = store.closeStale();
   if (stale) log.warn({ sessions: stale }, 'closed sessions left open by a previous run');
   seedRooms(db, config, audit);
 
-  const secrets = loadSecrets(config);
   const tokens = new JoinTokens(secrets.joinSecret);
   const pool = await WorkerPool.create(
     { workers: config.media.workers, rtcMinPort: config.media.rtcMinPort, rtcMaxPort: config.media.rtcMaxPort, disableLiburing: config.media.disableLiburing },
@@ -159,6 +163,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   url = config.http.publicUrl || `http://${shownHost}:${port}`;
   schedule.startOverrunWatch();
   schedule.startOrphanSweep();
+  audit.exportHead(true);
+  audit.startExport(config.audit.headExportSeconds * 1000);
 
   // Bookings in their room before a restart get their sessions back first.
   const reopened = await schedule.reopenLiveSessions();
@@ -190,6 +196,12 @@ export async function startServer(config: Config, logger?: Logger, options: Star
       await signalling.close();
       await http.close();
       pool.close();
+      try {
+        audit.stopExport();
+        audit.exportHead();
+      } catch (err) {
+        log.error({ err }, 'cannot export the audit head');
+      }
       db.close();
     },
   };

@@ -88,6 +88,13 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false }
     ),
+    audit: Type.Object(
+      {
+        /** How often the signed head of the audit trail is exported (audit-heads.jsonl and the log). */
+        headExportSeconds: Type.Integer({ minimum: 1, maximum: 86400 }),
+      },
+      { additionalProperties: false }
+    ),
     demo: Type.Object(
       { syntheticAgents: Type.Boolean(), standingSessions: Type.Boolean() },
       { additionalProperties: false }

@@ -36,6 +36,9 @@ describe('audit trail', () => {
     const audit = new AuditTrail(db);
     for (let i = 0; i < 5; i++) audit.append({ actor: 'staff:1', action: 'test.step', subject: `thing:${i}`, detail: { i } });
     expect(audit.verify()).toBeNull();
+    // Updates are refused by a trigger; a writer of the file drops it first (test/audit-trail.test.ts goes further).
+    expect(() => db.prepare("UPDATE audit_entries SET detail = '{}' WHERE seq = 3").run()).toThrow(/append-only/);
+    db.exec('DROP TRIGGER audit_entries_no_update');
     db.prepare("UPDATE audit_entries SET detail = '{\"i\":99}' WHERE seq = 3").run();
     expect(audit.verify()).toBe(3);
     db.close();

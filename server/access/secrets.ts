@@ -1,11 +1,12 @@
 // Secrets kept in the data directory when the config gives none: the join-link
 // signing secret and one credential per room agent. Created once, mode 0600.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { generateEvidenceKeyPem } from '../../recordings/disc/evidence-key.js';
 import { ownValue } from '../validation.js';
+import { auditKeys, type AuditKeys } from '../audit/audit-chain.js';
 
 export interface Secrets {
   joinSecret: string;
@@ -16,6 +17,10 @@ export interface Secrets {
   evidenceKeyPem: string;
   /** Signs session cookies and derives their CSRF tokens. */
   cookieSecret: string;
+  /** The audit chain's HMAC key (base64url, 32 bytes). Never in the database. */
+  auditKey: string;
+  /** Signs the exported audit heads (Ed25519, PKCS#8 PEM). */
+  auditSigningKeyPem: string;
 }
 
 export function loadSecrets(config: Config): Secrets {
@@ -32,6 +37,8 @@ export function loadSecrets(config: Config): Secrets {
         ? stored.staffKeys
         : { staff: randomBytes(18).toString('base64url') },
     evidenceKeyPem: stored.evidenceKeyPem || generateEvidenceKeyPem(),
+    auditKey: typeof stored.auditKey === 'string' && stored.auditKey.length >= 43 ? stored.auditKey : randomBytes(32).toString('base64url'),
+    auditSigningKeyPem: stored.auditSigningKeyPem || generateEvidenceKeyPem(),
   };
   for (const room of config.site.rooms) {
     const credential = ownValue(config.access.agentCredentials, room.id) ?? ownValue(stored.agentCredentials, room.id);
@@ -44,5 +51,17 @@ export function loadSecrets(config: Config): Secrets {
     mkdirSync(config.dataDir, { recursive: true });
     writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   }
+  // Whatever mode the file was given since (an existing 644 file stays 644 otherwise).
+  restrictToOwner(file);
   return secrets;
+}
+
+/** Forces a file (or directory) to be readable by its owner only; missing files are skipped. */
+export function restrictToOwner(file: string, mode = 0o600): void {
+  if (existsSync(file)) chmodSync(file, mode);
+}
+
+/** The audit trail's keys from the secrets. */
+export function auditKeysOf(secrets: Secrets): AuditKeys {
+  return auditKeys(secrets.auditKey, secrets.auditSigningKeyPem);
 }

@@ -271,4 +271,17 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'keyed audit chain: meta, verified checkpoints',
+    sql: `
+      CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        mac TEXT NOT NULL,
+        verified_at TEXT NOT NULL,
+        tag TEXT NOT NULL
+      );
+    `,
+  },
 ];

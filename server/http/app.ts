@@ -10,6 +10,7 @@ import fastifyCookie from '@fastify/cookie';
 import type { Logger } from '../logger.js';
 import { repoRoot } from '../config.js';
 import { DomainError } from '../errors.js';
+import { AuditUnavailableError } from '../audit/audit-trail.js';
 import { accessForPluginRoutes, allow, installAccessControl, type AccessControlOptions, type AccessRegistry } from '../access/authorization.js';
 
 export const pagePaths = ['/', '/session', '/staff'];
@@ -54,6 +55,11 @@ export async function buildHttp(
   // Fastify's client errors (bad body, wrong content type) as bad_request.
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
     if (err instanceof DomainError) return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    // A security-relevant action whose audit entry cannot be written is refused, and says why.
+    if (err instanceof AuditUnavailableError) {
+      req.log.error({ err }, 'refused: the audit trail cannot be written');
+      return reply.code(503).send({ error: 'unavailable', message: err.message });
+    }
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
     req.log.error({ err }, 'request failed');

@@ -205,7 +205,7 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
     async (req) => service.overrun(req.params.id, req.body.newEnd, actor(req))
   );
 
-  r.get('/api/bookings/:id/join-links', { config: runSite, schema: { params: IdParams, response: { 200: JoinLinks, ...errors } } }, async (req) => service.joinLinks(req.params.id, publicUrl()));
+  r.get('/api/bookings/:id/join-links', { config: runSite, schema: { params: IdParams, response: { 200: JoinLinks, ...errors } } }, async (req) => service.joinLinks(req.params.id, publicUrl(), actorOf(req.principal)));
 
   // Duty-lawyer roster
   const ShiftView = Type.Object({ id: Type.String(), lawyerId: Type.String(), date: Type.String(), start: Type.Integer(), end: Type.Integer() });

@@ -105,8 +105,30 @@ export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) =>
     }
   );
 
-  r.get('/api/audit/verify', { config: { access: allow.roles(['auditor'], { scopes: ['audit:read'] }) }, schema: { response: { 200: Type.Object({ intact: Type.Boolean(), brokenAt: Type.Union([Type.Integer(), Type.Null()]) }) } } }, async () => {
-    const brokenAt = deps.audit.verify();
-    return { intact: brokenAt === null, brokenAt };
+  const VerifyReply = Type.Object({
+    intact: Type.Boolean(),
+    /** The first entry that is not as written (or the first missing one). */
+    brokenAt: Type.Union([Type.Integer(), Type.Null()]),
+    problem: Type.Union([Type.Object({ kind: Type.Union([Type.Literal('entry'), Type.Literal('truncated')]), seq: Type.Integer(), why: Type.String() }), Type.Null()]),
+    checked: Type.Integer(),
+    from: Type.Integer(),
+    lastSeq: Type.Integer(),
+    head: Type.Union([Type.Object({ seq: Type.Integer(), at: Type.String() }), Type.Null()]),
+    warning: Type.Optional(Type.String()),
   });
+  r.get(
+    '/api/audit/verify',
+    {
+      config: { access: allow.roles(['auditor'], { scopes: ['audit:read'] }) },
+      schema: {
+        description: 'Checks the keyed audit chain from the last verified checkpoint (full=true: from the first entry) against the last exported signed head; runs in chunks that yield to live sessions',
+        querystring: Type.Object({ full: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: VerifyReply },
+      },
+    },
+    async (req) => {
+      const r = await deps.audit.verifyAsync({ full: req.query.full ?? false });
+      return { intact: r.intact, brokenAt: r.brokenAt, problem: r.problem, checked: r.checked, from: r.from, lastSeq: r.lastSeq, head: r.head, ...(r.warning ? { warning: r.warning } : {}) };
+    }
+  );
 };

@@ -584,13 +584,16 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     return out;
   }
 
-  joinLinks(id: string, baseUrl: string): { prosecutor: string; lawyer: string; suspect?: string; validFrom: string; validUntil: string } {
+  joinLinks(id: string, baseUrl: string, actor = 'system'): { prosecutor: string; lawyer: string; suspect?: string; validFrom: string; validUntil: string } {
     const row = this.mustRow(id);
     if (!HOLDING.includes(row.status) || row.status === 'finished') throw new ScheduleError(409, 'wrong_status', `booking ${id} is ${row.status}`);
     const nbf = this.clock.toEpochMs(row.date, row.start_min - row.escort_before_min - this.config.schedule.joinOpensMinutesBefore);
     const exp = this.clock.toEpochMs(row.date, row.end_min + this.config.schedule.joinClosesMinutesAfter);
     const link = (role: 'prosecutor' | 'lawyer' | 'guest', name: string) =>
       `${baseUrl}/session?token=${this.tokens.issue({ roomId: row.room_id, role, bookingId: id, displayName: name.slice(0, 64), nbf, exp })}`;
+    // Issuing links is audited first: no entry, no links.
+    const roles = ['prosecutor', 'lawyer', ...(row.session_kind === 'bail_hearing' ? ['guest'] : [])];
+    this.store.linksIssued(id, actor, { roles, validFrom: new Date(nbf).toISOString(), validUntil: new Date(exp).toISOString() });
     return {
       prosecutor: link('prosecutor', row.prosecutor_id),
       lawyer: link('lawyer', row.lawyer_id),

@@ -102,7 +102,8 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
         this.log.error({ err, sessionId: id }, `cannot record ${what}`);
       }
     };
-    session.on('party-joined', (party) => record('party joined', () => this.store.partyJoined(id, party.id, party.role, party.displayName, null)));
+    // The join's record is written before the party exists: if it fails, the join is refused (it throws).
+    session.journal = (party, remoteAddress) => this.store.partyJoined(id, party.id, party.role, party.displayName, remoteAddress);
     session.on('party-left', (party, reason) => record('party left', () => this.store.partyLeft(id, party.id, reason)));
     session.once('closed', (reason) => {
       if (this.byRoom.get(roomId) === session) this.byRoom.delete(roomId);

@@ -44,9 +44,17 @@ export class Session extends TypedEmitter<SessionEvents> implements ProducerDire
     return this.closedFlag;
   }
 
-  addParty(role: PartyRole, displayName: string): Party {
+  /**
+   * Records each join before the party exists for the others (the registry
+   * writes the party and its audit entry); when it throws, the join is refused.
+   */
+  journal: ((party: Party, remoteAddress: string | null) => void) | null = null;
+
+  addParty(role: PartyRole, displayName: string, remoteAddress: string | null = null): Party {
     if (this.closedFlag) throw new Error('session is closed');
     const party = new Party(role, displayName, this.router, this.listen, this);
+    // A join that cannot be recorded does not happen.
+    this.journal?.(party, remoteAddress);
     this.parties.set(party.id, party);
     party.on('producer-added', (p) => this.emit('producer-added', p));
     party.on('producer-removed', (p) => this.emit('producer-removed', p));

@@ -65,6 +65,10 @@ export type ErrorCode =
   | 'forbidden'
   | 'no_session'
   | 'unsupported'
+  /** A limit was reached (parties, transports, consumers, ports, event rate). */
+  | 'limit_reached'
+  /** The audit trail cannot be written: the action is refused. */
+  | 'unavailable'
   | 'internal';
 export type Reply<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCode; message: string } };
 export type Ack<T> = (reply: Reply<T>) => void;

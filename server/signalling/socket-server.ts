@@ -14,7 +14,8 @@ import type { SessionStore } from '../session/session-store.js';
 import type { Session } from '../session/session.js';
 import { RequestError, type Party } from '../session/party.js';
 import type { PartyLeaveReason } from '../session/close-reason.js';
-import type { AuditTrail } from '../audit/audit-trail.js';
+import { AuditUnavailableError, type AuditTrail } from '../audit/audit-trail.js';
+import { AuditThrottle } from '../audit/audit-throttle.js';
 import { actorOf, type Principal } from '../access/authorization.js';
 import {
   HandshakeAuth,
@@ -91,8 +92,10 @@ const defaultNames: ReadonlyMap<string, string> = new Map([['prosecutor', 'æ£€å¯
 export class Signalling {
   readonly io: IoServer;
   private readonly agents = new Map<string, AgentStatus>();
+  private readonly refusals: AuditThrottle;
 
   constructor(httpServer: HttpServer, private readonly deps: SignallingDeps) {
+    this.refusals = new AuditThrottle(deps.audit, { burst: 20, windowMs: 60_000 });
     this.io = new Server(httpServer, { serveClient: false, pingInterval: 5000, pingTimeout: 5000, maxHttpBufferSize: 256 * 1024 });
     // Every handshake is answered: a refusal with its reason, any unexpected
     // failure as a generic refusal, never an exception escaping the middleware.
@@ -107,7 +110,20 @@ export class Signalling {
         .then(() => this.authenticate(socket.handshake.auth))
         .then(
           (outcome) => {
-            if (!outcome.ok) return done(new Error(outcome.reason));
+            const remoteAddress = normaliseIp(socket.handshake.address);
+            if (!outcome.ok) {
+              this.auditRefusedHandshake(socket.handshake.auth, outcome.reason, remoteAddress);
+              return done(new Error(outcome.reason));
+            }
+            // A room agent's connection is security-relevant: no audit entry, no connection.
+            if (outcome.data.kind === 'agent') {
+              try {
+                deps.audit.record({ actor: `agent:${outcome.data.roomId}`, action: 'agent.connected', subject: `room:${outcome.data.roomId}`, detail: { remoteAddress } });
+              } catch (err) {
+                deps.log.error({ err }, 'cannot audit an agent connection: refused');
+                return done(new Error('the audit trail cannot be written: connection refused'));
+              }
+            }
             socket.data = outcome.data;
             return done();
           },
@@ -120,6 +136,25 @@ export class Signalling {
     this.io.on('connection', (socket) => this.onConnection(socket));
     deps.registry.on('opened', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: session.id }));
     deps.registry.on('closed', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: null }));
+  }
+
+  /** A refused handshake is audited (throttled per address, so a loop cannot flood the trail). */
+  private auditRefusedHandshake(raw: unknown, reason: string, remoteAddress: string): void {
+    const claimed = (name: string): string | undefined => {
+      if (typeof raw !== 'object' || raw === null || !Object.hasOwn(raw, name)) return undefined;
+      const v = (raw as Record<string, unknown>)[name];
+      return typeof v === 'string' ? v.slice(0, 64) : undefined;
+    };
+    try {
+      this.refusals.append(`handshake:${remoteAddress}`, {
+        actor: 'anonymous',
+        action: 'handshake.refused',
+        subject: 'socket',
+        detail: { reason, remoteAddress, kind: claimed('kind') ?? null, roomId: claimed('roomId') ?? null },
+      });
+    } catch (err) {
+      this.deps.log.error({ err }, 'cannot audit a refused handshake');
+    }
   }
 
   /** Checks a handshake's `auth`; every outside string is looked up in Maps only. */
@@ -149,6 +184,11 @@ export class Signalling {
   }
 
   close(): Promise<void> {
+    try {
+      this.refusals.flush();
+    } catch (err) {
+      this.deps.log.error({ err }, 'cannot write the suppressed refusal counts');
+    }
     return new Promise((resolve) => {
       this.io.close(() => resolve());
     });
@@ -164,7 +204,7 @@ export class Signalling {
     // A board only listens: the event table admits no event from it.
     if (data.kind === 'board') void socket.join('boards');
     const log = this.deps.log.child({ socket: socket.id, who: whoOf(data) });
-    const conn = new Connection(socket, this.deps, log);
+    const conn = new Connection(socket, this.deps, log, this.refusals);
     if (socket.data.kind === 'agent') {
       const roomId = socket.data.roomId;
       void socket.join(`agent:${roomId}`);
@@ -198,7 +238,7 @@ class Connection {
   private readonly unsubscribe: Array<() => void> = [];
   onHealth: ((report: HealthReport) => void) | null = null;
 
-  constructor(private readonly socket: IoSocket, private readonly deps: SignallingDeps, private readonly log: Logger) {
+  constructor(private readonly socket: IoSocket, private readonly deps: SignallingDeps, private readonly log: Logger, private readonly refusals: AuditThrottle) {
     this.handle('session:join', (p) => this.join(p.displayName));
     this.handle('agent:join', (p) => {
       const joined = this.join(p.displayName);
@@ -307,6 +347,7 @@ class Connection {
 
   private describe(event: string, err: unknown): { code: ErrorCode; message: string } {
     if (err instanceof RequestError || err instanceof SignallingError) return { code: err.code, message: err.message };
+    if (err instanceof AuditUnavailableError) return { code: 'unavailable', message: `${event} refused: ${err.message}` };
     const e = err as Error;
     // mediasoup rejects bad parameters with TypeError / UnsupportedError.
     if (e && (e.name === 'TypeError' || e.name === 'UnsupportedError')) return { code: 'bad_request', message: `${event}: ${e.message}` };
@@ -321,7 +362,29 @@ class Connection {
     return { party: this.party, session: this.session };
   }
 
+  /** Joins; a refused join is audited (throttled per address) and answered. */
   private join(displayName: string | undefined) {
+    try {
+      return this.joinSession(displayName);
+    } catch (err) {
+      if (err instanceof SignallingError && err.code !== 'already_joined') {
+        const remoteAddress = normaliseIp(this.socket.handshake.address);
+        try {
+          this.refusals.append(`join:${remoteAddress}`, {
+            actor: whoOf(this.socket.data),
+            action: 'join.refused',
+            subject: this.socket.data.kind === 'party' ? `room:${this.socket.data.claims.roomId}` : this.socket.data.kind === 'agent' ? `room:${this.socket.data.roomId}` : 'board',
+            detail: { code: err.code, why: err.message, remoteAddress },
+          });
+        } catch (auditErr) {
+          this.log.error({ err: auditErr }, 'cannot audit a refused join');
+        }
+      }
+      throw err;
+    }
+  }
+
+  private joinSession(displayName: string | undefined) {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
     const data = this.socket.data;
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
@@ -342,7 +405,13 @@ class Connection {
       for (const p of session.partyList()) if (p.role === 'room') p.close('replaced');
     }
     const name = displayName ?? (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames.get(role) ?? role);
-    const party = session.addParty(role, name);
+    let party: Party;
+    try {
+      party = session.addParty(role, name, normaliseIp(this.socket.handshake.address));
+    } catch (err) {
+      if (err instanceof AuditUnavailableError) throw new SignallingError('unavailable', 'the join cannot be recorded in the audit trail, so it is refused');
+      throw err;
+    }
     this.party = party;
     this.session = session;
     this.bind(session, party);
