@@ -115,3 +115,62 @@ describe('live status and the session', () => {
   });
 });
 
+
+describe('a session that cannot open', () => {
+  it.skipIf(lateInDay)('leaves the booking exactly as it was, holds included, and a no-show meanwhile stays a no-show', async () => {
+    const mk = (n: number) =>
+      api('POST', '/api/bookings', bookingRequest({ date: TODAY, caseNumber: `F-${n}`, detaineeId: `FD-${n}`, prosecutorId: `FP-${n}`, lawyerId: `FL-${n}`, requestedStart: base + 90 + 20 * n, roomId: 'interrogation-6' }));
+    const a = await mk(1);
+    expect(a.status).toBe(201);
+    const id = String(a.body['id']);
+    const holds = () => server.db.prepare('SELECT resource, minute FROM booking_holds WHERE booking_id = ? ORDER BY resource, minute').all(id);
+    const row = () => server.db.prepare('SELECT status, version, room_id, start_min, end_min FROM bookings WHERE id = ?').get(id);
+    expect((await api('POST', `/api/bookings/${id}/status`, { status: 'escorting' })).status).toBe(200);
+    const beforeRow = row();
+    const beforeHolds = holds();
+    // The media worker refuses the router once.
+    const pool = server.pool as unknown as { createRouter: (...args: unknown[]) => Promise<unknown> };
+    const real = pool.createRouter.bind(pool);
+    pool.createRouter = async () => {
+      throw new Error('worker refused the router');
+    };
+    try {
+      const res = await api('POST', `/api/bookings/${id}/status`, { status: 'in_room' });
+      expect(res.status).toBe(409);
+      expect(res.body['error']).toBe('session_not_opened');
+      expect(String(res.body['message'])).toContain('still escorting');
+    } finally {
+      pool.createRouter = real;
+    }
+    expect(row()).toEqual(beforeRow);
+    expect(holds()).toEqual(beforeHolds);
+    expect(server.registry.forRoom('interrogation-6')).toBeUndefined();
+    expect(server.db.prepare("SELECT COUNT(*) AS n FROM sessions WHERE booking_id = ?").get(id)).toEqual({ n: 0 });
+
+    // A no-show lands while the router is being made: the open is refused, the no-show stays, no session.
+    const b = await mk(2);
+    const idB = String(b.body['id']);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    pool.createRouter = async (...args: unknown[]) => {
+      await gate;
+      return real(...args);
+    };
+    try {
+      const stepping = api('POST', `/api/bookings/${idB}/status`, { status: 'in_room' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await api('POST', `/api/bookings/${idB}/no-show`, {})).status).toBe(200);
+      release();
+      const res = await stepping;
+      expect(res.status).toBe(409);
+      expect(res.body['error']).toBe('status_changed');
+      expect(String(res.body['message'])).toContain('no_show');
+    } finally {
+      pool.createRouter = real;
+    }
+    expect(server.schedule.store.row(idB)?.status).toBe('no_show');
+    expect(server.db.prepare('SELECT COUNT(*) AS n FROM booking_holds WHERE booking_id = ?').get(idB)).toEqual({ n: 0 });
+    expect(server.registry.forRoom('interrogation-6')).toBeUndefined();
+    expect(server.db.prepare("SELECT COUNT(*) AS n FROM sessions WHERE booking_id = ? AND status = 'open'").get(idB)).toEqual({ n: 0 });
+  });
+});
