@@ -24,6 +24,7 @@ import { RoomAgent } from '../room-agent/agent.js';
 import { buildIso } from '../recordings/disc/iso.js';
 import { verifyDisc } from '../recordings/disc/verify.js';
 import { launchBrowser } from '../test/helpers/browser.js';
+import { measureCompositeLoad } from './bench/composite-load.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -191,10 +192,15 @@ async function throughput(): Promise<{ cpMiBps: number; isoMiBps: number; imageH
 const s = await session();
 say(`disc image ready ${s.readyAfterEndS} s after the session's end`);
 const tp = await throughput();
+// The composite helper's measure of one room agent rendering live (encoder, inset decoders, agent clock), beep-and-flash room.
+say('composite load of one room agent');
+const composite = await measureCompositeLoad({ seconds: 20, main: 'beep-flash' });
 const result = {
   seconds, rooms: s.rooms,
   readyAfterEndS: s.readyAfterEndS,
-  compositeCpuPercent: s.compositeCpuPercent,
+  compositeCpuPercent: composite.compositeCpuPercent,
+  // The encoder of the booking's own room agent during the session above.
+  sessionEncoderCpuPercent: s.compositeCpuPercent,
   // The server's per-track recorder (originals) has not landed on main yet: these are measured once it has.
   recordCpuPercentPerRoom: null as number | null,
   lostPackets: null as number | null,
