@@ -3,7 +3,8 @@
 //   PLEA_SERVER_URL, PLEA_ROOM_ID, PLEA_ROOM_NAME, PLEA_AGENT_CREDENTIAL,
 //   PLEA_SYNTHETIC=1 (test sources) or PLEA_VIDEO_DEVICE / PLEA_AUDIO_DEVICE,
 //   PLEA_SINK=play|file|null, PLEA_SINK_DIR, PLEA_MEDIA_IP, PLEA_FFMPEG, PLEA_WORK_DIR,
-//   PLEA_SRTP=1 (publish camera and microphone as SRTP).
+//   PLEA_SRTP=1 (publish camera and microphone as SRTP),
+//   PLEA_SYNTHETIC=beep-flash (the beep-and-flash pattern), PLEA_EVIDENCE=0 (no evidence video).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,8 @@ const AgentConfig = Type.Object(
     workDir: Type.String({ minLength: 1 }),
     healthIntervalMs: Type.Integer({ minimum: 500, maximum: 60000 }),
     srtp: Type.Boolean(),
+    beepFlash: Type.Boolean(),
+    evidence: Type.Boolean(),
   },
   { additionalProperties: false }
 );
@@ -44,7 +47,7 @@ const raw = {
   roomId: env['PLEA_ROOM_ID'] ?? '',
   roomName: env['PLEA_ROOM_NAME'] ?? env['PLEA_ROOM_ID'] ?? '',
   credential: env['PLEA_AGENT_CREDENTIAL'] ?? '',
-  synthetic: /^(1|true|yes)$/i.test(env['PLEA_SYNTHETIC'] ?? ''),
+  synthetic: /^(1|true|yes|beep-flash)$/i.test(env['PLEA_SYNTHETIC'] ?? ''),
   videoDevice: env['PLEA_VIDEO_DEVICE'] ?? '/dev/video0',
   audioDevice: env['PLEA_AUDIO_DEVICE'] ?? 'default',
   width: 1280,
@@ -57,6 +60,10 @@ const raw = {
   workDir: env['PLEA_WORK_DIR'] ?? path.join(os.tmpdir(), 'plea-room-agent'),
   healthIntervalMs: 5000,
   srtp: /^(1|true|yes)$/i.test(env['PLEA_SRTP'] ?? ''),
+  // PLEA_SYNTHETIC=beep-flash: the beep-and-flash pattern (A/V sync measurement).
+  beepFlash: /^beep-flash$/i.test(env['PLEA_SYNTHETIC'] ?? ''),
+  // The evidence video of booking sessions is rendered unless PLEA_EVIDENCE=0.
+  evidence: !/^(0|false|no)$/i.test(env['PLEA_EVIDENCE'] ?? '1'),
   ...fileConfig,
 };
 const checked = checker(AgentConfig).check(raw);
@@ -81,12 +88,13 @@ const agent = new RoomAgent({
   credential: c.credential,
   ffmpegPath,
   workDir: c.workDir,
-  capture: c.synthetic ? { kind: 'synthetic' } : { kind: 'devices', videoDevice: c.videoDevice, audioDevice: c.audioDevice, width: c.width, height: c.height, fps: c.fps },
+  capture: c.synthetic ? { kind: 'synthetic', pattern: c.beepFlash ? 'beep-flash' : 'clip' } : { kind: 'devices', videoDevice: c.videoDevice, audioDevice: c.audioDevice, width: c.width, height: c.height, fps: c.fps },
   sink,
   play: true,
   mediaIp: c.mediaIp,
   healthIntervalMs: c.healthIntervalMs,
   srtp: c.srtp,
+  ...(c.evidence ? { evidence: {} } : {}),
   log: (level, msg, extra) => log[level](extra ?? {}, msg),
 });
 agent.start();

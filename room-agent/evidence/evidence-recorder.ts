@@ -87,6 +87,8 @@ export class EvidenceRecorder {
   private sealing: Promise<void> = Promise.resolve();
   runs = 0;
   crashes = 0;
+  /** Why no evidence video is rendered although one is asked for, if so. */
+  unsupported: string | null = null;
   private active = false;
 
   constructor(private readonly options: EvidenceOptions) {
@@ -115,6 +117,14 @@ export class EvidenceRecorder {
   /** The agent joined a session: for a booking's session, start rendering. */
   begin(brief: EvidenceBrief | null, clock: SessionClockView, offsetMs: number, capture: EvidenceCapture, restart = false): void {
     if (!brief) return;
+    if (capture.kind === 'devices') {
+      // The publisher holds the camera and the microphone: a second process
+      // cannot open them. Sharing one capture between both is not built yet;
+      // say so instead of failing in a loop.
+      this.unsupported = 'evidence video from capture devices needs one capture shared with the publisher (not built yet)';
+      this.options.log?.('error', this.unsupported, { bookingId: brief.bookingId });
+      return;
+    }
     if (this.compositor) this.compositor.kill();
     this.active = true;
     this.brief = brief;
@@ -162,9 +172,11 @@ export class EvidenceRecorder {
           this.compositor = null;
           o.log?.('warn', `evidence encoder exited (${code}); starting a new run`, { detail });
           this.crashes++;
+          // Back off when it keeps crashing (1 s, then up to 30 s).
+          const delay = Math.min(30_000, 1000 * 2 ** Math.max(0, this.crashes - 3));
           setTimeout(() => {
             if (this.compositor === null && this.brief === brief && this.active) this.begin(brief, clock, this.offsetMs, capture, true);
-          }, 1000).unref();
+          }, delay).unref();
         },
       }
     );
