@@ -13,6 +13,7 @@ import { loadConfig } from '../server/config.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
 import { SegmentUploader, sealSegment } from '../room-agent/evidence/segment-uploader.js';
 import { recordingDir } from '../recordings/recording-store.js';
+import { connect, send } from './helpers/client.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const base = loadConfig({ env: {} });
@@ -102,6 +103,32 @@ describe('evidence segment upload', () => {
       await waitFor('local copy removed after confirmation', () => !existsSync(file) && !existsSync(`${file}.json`), 5000);
     } finally {
       uploader.stop();
+    }
+  });
+
+  it('the room agent dropping out of a booking session is an evidence gap (agent_disconnected), closed when it joins again', async () => {
+    const key = server.secrets.staffKeys['staff'];
+    expect((await call(server.url, 'POST', `/api/bookings/${bookingId}/status`, { status: 'in_room' }, key)).status).toBe(200);
+    const auth = { kind: 'agent', roomId: ROOM, credential: server.secrets.agentCredentials[ROOM] };
+    const first = await connect(server.url, auth);
+    const joined = await send(first, 'agent:join', {});
+    expect(joined.ok).toBe(true);
+    // The join reply carries the session clock and what the evidence video shows.
+    const data = (joined as { ok: true; data: { clock: { serverTimeMs: number; timeZone: string }; evidence: { bookingId: string; caseNumber: string } | null } }).data;
+    expect(Math.abs(data.clock.serverTimeMs - Date.now())).toBeLessThan(5000);
+    expect(data.clock.timeZone).toBe(server.config.site.timeZone);
+    expect(data.evidence).toMatchObject({ bookingId, caseNumber: 'A-2026-001' });
+    expect(server.recordings.gaps(bookingId)).toHaveLength(0);
+    first.disconnect();
+    const gap = await waitFor('evidence gap opened', () => server.recordings.gaps(bookingId).find((g) => g.cause === 'agent_disconnected' && g.source === 'evidence'), 10_000);
+    expect(gap.endedAt).toBeNull();
+    const second = await connect(server.url, auth);
+    try {
+      expect((await send(second, 'agent:join', {})).ok).toBe(true);
+      await waitFor('evidence gap closed', () => server.recordings.gaps(bookingId).find((g) => g.id === gap.id)?.endedAt, 10_000);
+      expect(server.recordings.gaps(bookingId)).toHaveLength(1);
+    } finally {
+      second.disconnect();
     }
   });
 });
