@@ -42,7 +42,7 @@ export function planDiscs(files: readonly BundleFile[], medium: Medium, reserve:
   for (const f of files) {
     const need = sectors(f.bytes) + PER_FILE_OVERHEAD;
     if (need > room) {
-      const fits = Object.entries(STANDARD_MEDIA).find(([, b]) => b - reserve >= need)?.[0];
+      const fits = Object.entries(STANDARD_MEDIA).find(([, b]) => b > medium.bytes && b - reserve >= need)?.[0];
       throw new DiscPlanError(
         `${f.discPath} (${f.bytes} bytes) is larger than one ${medium.name} disc holds (${room} bytes for recordings)${fits ? `; choose the ${fits} medium` : ''}`
       );

@@ -1,0 +1,36 @@
+// xorriso's progress lines, as Debian's 1.5.4 prints them, become fractions for
+// the build and burn progress bars; other lines do not.
+import { describe, expect, it } from 'vitest';
+import { parseXorrisoProgress, graftLine, volumeIdFor } from '../recordings/disc/iso.js';
+import { parseBurnProgress } from '../recordings/disc/burn.js';
+import { planDiscs, DiscPlanError } from '../recordings/disc/media.js';
+import type { BundleFile } from '../recordings/disc/bundle.js';
+
+describe('xorriso progress', () => {
+  it('reads image and burn progress lines', () => {
+    expect(parseXorrisoProgress('xorriso : UPDATE :  30.32% done')).toBeCloseTo(0.3032);
+    expect(parseXorrisoProgress('xorriso : UPDATE :  63.49% done, estimate finish Tue Dec 01 22:06:29 2026')).toBeCloseTo(0.6349);
+    expect(parseXorrisoProgress('xorriso : UPDATE :       3 files added in 1 seconds')).toBeNull();
+    expect(parseBurnProgress('xorriso : UPDATE :   86 of  286 MB written (fifo  0%) [buf  50%]  53.4x.')).toBeCloseTo(86 / 286);
+    expect(parseBurnProgress('xorriso : UPDATE :    0 of  286 MB written [buf  50%]')).toBe(0);
+    expect(parseBurnProgress('Writing to \'stdio:/x\' completed successfully.')).toBeNull();
+  });
+
+  it('escapes graft points and names volumes as ISO 9660 allows', () => {
+    expect(graftLine({ discPath: 'a=b\\c.webm', sourcePath: '/x/a=b' })).toBe('/a\\=b\\\\c.webm=/x/a\\=b');
+    expect(() => graftLine({ discPath: 'a\nb', sourcePath: '/x' })).toThrow(/line break/);
+    expect(volumeIdFor('PLEA_B20261202-001_1_2')).toBe('PLEA_B20261202_001_1_2');
+    expect(volumeIdFor('x'.repeat(40))).toHaveLength(32);
+  });
+});
+
+describe('disc plan', () => {
+  const file = (p: string, bytes: number): BundleFile => ({ discPath: p, sourcePath: `/s/${p}`, source: 'original', track: 't', startedAt: '', endedAt: '', bytes, sha256: '', container: 'webm', codec: 'vp8' });
+  it('fills discs in order, first fit, and refuses a file larger than a disc naming it', () => {
+    const mib = 1 << 20;
+    const plan = planDiscs([file('a', 6 * mib), file('b', 3 * mib), file('c', 1 * mib), file('d', 5 * mib)], { name: 't', bytes: 11 * mib }, mib);
+    expect(plan.map((d) => d.map((f) => f.discPath))).toEqual([['a', 'b'], ['c', 'd']]); // c (with its directory records) no longer fits beside a and b
+    expect(() => planDiscs([file('huge.mp4', 20 * mib)], { name: 'tiny', bytes: 11 * mib }, mib)).toThrow(DiscPlanError);
+    expect(() => planDiscs([file('huge.mp4', 20 * mib)], { name: 'tiny', bytes: 11 * mib }, mib)).toThrow(/huge\.mp4 .*choose the cd medium/);
+  });
+});
