@@ -30,6 +30,7 @@ import { agentFromAuthorization } from './access/agent-http-auth.js';
 import { EvidenceGapWatch } from '../recordings/evidence-gap-watch.js';
 import { EvidenceService } from '../recordings/disc/evidence-service.js';
 import { evidenceRoutes } from './http/evidence-routes.js';
+import { clerkRoutes } from './http/clerk-routes.js';
 import { findFfmpeg } from './media/ffmpeg-binary.js';
 import type { SiteClock } from './schedule/site-clock.js';
 
@@ -144,6 +145,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     db, audit, config, recordings, schedule: schedule.store, evidenceKeyPem: secrets.evidenceKeyPem, ffmpegPath: findFfmpeg(config.ffmpegPath).path,
   });
   await http.register(evidenceRoutes(evidence));
+  await http.register(clerkRoutes(evidence, recordings));
   await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, bookingRoom: (id) => schedule.store.row(id)?.room_id ?? null }));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));

@@ -13,7 +13,7 @@ import { DomainError } from '../errors.js';
 import { AuditUnavailableError } from '../audit/audit-trail.js';
 import { accessForPluginRoutes, allow, installAccessControl, type AccessControlOptions, type AccessRegistry } from '../access/authorization.js';
 
-export const pagePaths = ['/', '/session', '/staff'];
+export const pagePaths = ['/', '/session', '/staff', '/evidence'];
 
 interface ValidationIssue {
   instancePath: string;
