@@ -19,8 +19,12 @@ import { repoRoot, workerBinPath } from './lib/worker-cache.mjs';
 const log = (msg) => process.stderr.write(`[setup] ${msg}\n`);
 const wantBrowser = !process.argv.includes('--no-browser');
 
+// Children's output goes to stderr: stdout belongs to what runs after set-up
+// (a benchmark's one JSON object).
+const toStderr = ['inherit', 2, 'inherit'];
+
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: repoRoot, ...opts });
+  const r = spawnSync(cmd, args, { stdio: toStderr, cwd: repoRoot, ...opts });
   if (r.status !== 0) throw new Error(`setup: ${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
 }
 
@@ -95,7 +99,7 @@ function passwordHashing() {
     return;
   }
   log('argon2\'s prebuilt binary does not load here: building it from source');
-  const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeDir}`], { cwd: dir, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeDir}`], { cwd: dir, stdio: toStderr });
   if (r.status !== 0 || !argon2Loads()) log('argon2 could not be built: passwords use scrypt');
 }
 
