@@ -33,6 +33,7 @@ import { evidenceRoutes } from './http/evidence-routes.js';
 import { clerkRoutes } from './http/clerk-routes.js';
 import { findFfmpeg } from './media/ffmpeg-binary.js';
 import type { SiteClock } from './schedule/site-clock.js';
+import { Recorder } from '../recordings/recorder.js';
 
 export interface RunningServer {
   config: Config;
@@ -54,6 +55,7 @@ export interface RunningServer {
   recordings: RecordingStore;
   /** Disc sets, burning and custody of finished recordings. */
   evidence: EvidenceService;
+  recorder: Recorder;
   close(): Promise<void>;
 }
 
@@ -147,6 +149,19 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   await http.register(evidenceRoutes(evidence));
   await http.register(clerkRoutes(evidence, recordings));
   await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, bookingRoom: (id) => schedule.store.row(id)?.room_id ?? null }));
+  const recorder = new Recorder({
+    config: { ...config.recording, dataDir: config.dataDir, ffmpegPath: findFfmpeg(config.ffmpegPath).path, listenIp: config.media.plainListenIp },
+    registry,
+    store: recordings,
+    db,
+    audit,
+    log: componentLogger(log, 'recorder'),
+    bookingLive: (bookingId) => {
+      const status = schedule.store.row(bookingId)?.status;
+      return status === 'in_room' || status === 'in_session';
+    },
+  });
+  recorder.on('disk', (notice) => signalling.toBoards('recording:disk', notice));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));
   await http.register(authRoutes(accounts));
@@ -168,6 +183,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   audit.exportHead(true);
   audit.startExport(config.audit.headExportSeconds * 1000);
 
+  // Recordings a previous run left open are taken up before their sessions reopen.
+  await recorder.start();
   // Bookings in their room before a restart get their sessions back first.
   const reopened = await schedule.reopenLiveSessions();
   if (reopened.length) log.warn({ bookings: reopened }, 'reopened the sessions of bookings in their rooms');
@@ -189,12 +206,14 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, accounts, schedule, recordings, evidence,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, accounts, schedule, recordings, evidence, recorder,
     async close() {
       if (closing) return;
       closing = true;
       schedule.stop();
       registry.closeAll('server_stopping');
+      // Every track's last segment is closed, hashed and in the chain before the store closes.
+      await recorder.close();
       await signalling.close();
       await http.close();
       pool.close();

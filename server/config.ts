@@ -76,6 +76,23 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false }
     ),
+    recording: Type.Object(
+      {
+        /** Length of each original's segment: a crash loses at most the one being written. */
+        segmentSeconds: Type.Integer({ minimum: 2, maximum: 3600 }),
+        /** Below this much free space on the data disk, new sessions are refused. */
+        diskReserveMiB: Type.Integer({ minimum: 0 }),
+        /** Below this, running recordings close their segments cleanly and pause (never cut short by a full disk). */
+        diskStopMiB: Type.Integer({ minimum: 0 }),
+        diskCheckSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+        /** Delay before a recorder ffmpeg that ended by itself is restarted. */
+        restartDelayMs: Type.Integer({ minimum: 0, maximum: 60000 }),
+        /** UDP ports (pairs) on which the recorder's ffmpeg receives RTP from mediasoup. */
+        rtpMinPort: Port,
+        rtpMaxPort: Port,
+      },
+      { additionalProperties: false }
+    ),
     dataDir: Type.String({ minLength: 1 }),
     ffmpegPath: Type.String(),
     logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')]),
@@ -226,6 +243,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const config = checked.value;
   if (config.media.rtcMinPort > config.media.rtcMaxPort) {
     throw new ConfigError('media.rtcMinPort', 'media.rtcMinPort must not be above media.rtcMaxPort');
+  }
+  if (config.recording.rtpMinPort % 2 !== 0 || config.recording.rtpMinPort + 2 > config.recording.rtpMaxPort) {
+    throw new ConfigError('recording.rtpMinPort', 'recording.rtpMinPort must be even and below recording.rtpMaxPort');
+  }
+  if (config.recording.diskStopMiB > config.recording.diskReserveMiB) {
+    throw new ConfigError('recording.diskStopMiB', 'recording.diskStopMiB must not be above recording.diskReserveMiB');
   }
   const ids = new Set<string>();
   config.site.rooms.forEach((room, i) => {

@@ -8,6 +8,17 @@ import { WorkerPool, mediaCodecs } from '../media/worker-pool.js';
 import { Session } from './session.js';
 import type { SessionStore } from './session-store.js';
 import type { SessionCloseReason } from './close-reason.js';
+import { DomainError } from '../errors.js';
+
+/** Decides whether a new session may open (e.g. the recording disk has room); null admits it. */
+export type SessionAdmission = (roomId: string, bookingId: string | null) => { code: string; message: string } | null;
+
+/** A session the site cannot take now, with the reason for staff. */
+export class SessionRefused extends DomainError {
+  constructor(code: string, message: string) {
+    super(503, code, message);
+  }
+}
 
 type RegistryEvents = { opened: [Session]; closed: [Session, SessionCloseReason] };
 
@@ -15,6 +26,7 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
   private readonly byRoom = new Map<string, Session>();
   private readonly opening = new Map<string, Promise<Session>>();
   private readonly rooms: Map<string, RoomConfig>;
+  private admission: SessionAdmission = () => null;
 
   constructor(
     private readonly config: Config,
@@ -24,6 +36,11 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
   ) {
     super();
     this.rooms = new Map(config.site.rooms.map((r) => [r.id, r]));
+  }
+
+  /** One place decides whether new sessions may open (the recorder's disk reserve). */
+  setAdmission(admission: SessionAdmission): void {
+    this.admission = admission;
   }
 
   room(roomId: string): RoomConfig | undefined {
@@ -74,6 +91,11 @@ export class SessionRegistry extends TypedEmitter<RegistryEvents> {
     if (existing) {
       if (existing.bookingId === bookingId && !within) return existing;
       throw new Error(`room ${roomId} already has an open session`);
+    }
+    const refusal = this.admission(roomId, bookingId);
+    if (refusal) {
+      this.log.warn({ roomId, bookingId, code: refusal.code }, refusal.message);
+      throw new SessionRefused(refusal.code, refusal.message);
     }
     const id = Session.newId();
     const router = await this.pool.createRouter(mediaCodecs, { sessionId: id, roomId });

@@ -353,4 +353,6 @@ export interface ServerToClientEvents {
   'schedule:changed': (change: { date: string; bookingIds: string[]; reason: string }) => void;
   /** To schedule boards: a party of a booking was told something (moved, cancelled, displaced). */
   'schedule:notice': (notice: { bookingId: string; recipient: string; message: string }) => void;
+  /** The recording disk's free space crossed the reserve (new sessions refused) or the stop floor, or recovered. */
+  'recording:disk': (notice: { level: 'ok' | 'low' | 'critical'; freeBytes: number; reserveBytes: number; message: string; at: string }) => void;
 }

@@ -195,7 +195,7 @@ export class Signalling {
   }
 
   /** Pushes to every open schedule board. */
-  toBoards<E extends 'schedule:changed' | 'schedule:notice'>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+  toBoards<E extends 'schedule:changed' | 'schedule:notice' | 'recording:disk'>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
     (this.io.to('boards').emit as (ev: string, ...a: unknown[]) => boolean)(event, ...args);
   }
 

@@ -30,6 +30,8 @@ export function testConfig(options: TestServerOptions = {}): Config {
       dataDir,
       logLevel: process.env['PLEA_TEST_LOG'] ?? 'warn',
       demo: { syntheticAgents: false, standingSessions: options.standingSessions ?? true },
+      // Test machines are small: a reserve of their own, so only the disk-reserve test meets it.
+      recording: { ...base.recording, diskReserveMiB: 256, diskStopMiB: 64 },
       ...options.overrides,
     },
   });

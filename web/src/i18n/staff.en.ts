@@ -35,6 +35,7 @@ const staffEn: StaffMessages = {
       disconnected: 'Live updates off',
     },
     noticeTitle: 'Notice for booking {id} ({recipient})',
+    diskTitle: 'Recording disk space',
     status: {
       scheduled: 'Scheduled',
       escorting: 'Escorting',

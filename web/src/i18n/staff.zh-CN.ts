@@ -34,6 +34,7 @@ const staffZhCN = {
       disconnected: '实时更新已断开',
     },
     noticeTitle: '预约 {id} 的通知（{recipient}）',
+    diskTitle: '录像磁盘空间',
     status: {
       scheduled: '已排期',
       escorting: '提押中',

@@ -264,6 +264,7 @@ export class ScheduleClient {
 export type FeedState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 export type ScheduleChange = Parameters<ServerToClientEvents['schedule:changed']>[0];
 export type ScheduleNotice = Parameters<ServerToClientEvents['schedule:notice']>[0];
+export type DiskNotice = Parameters<ServerToClientEvents['recording:disk']>[0];
 
 type FeedEvents = {
   /** The socket (re)connected: whatever was missed meanwhile must be fetched again. */
@@ -271,6 +272,8 @@ type FeedEvents = {
   state: [FeedState];
   changed: [ScheduleChange];
   notice: [ScheduleNotice];
+  /** The recording disk crossed its reserve (new sessions refused) or recovered. */
+  disk: [DiskNotice];
 };
 
 /** The board's Socket.io connection (`auth: { kind: 'board' }`): listens only, reconnects by itself. */
@@ -312,6 +315,7 @@ export class BoardFeed extends TypedEmitter<FeedEvents> {
     });
     s.on('schedule:changed', (change) => this.emit('changed', change));
     s.on('schedule:notice', (notice) => this.emit('notice', notice));
+    s.on('recording:disk', (notice) => this.emit('disk', notice));
   }
 
   connect(): void {
