@@ -109,7 +109,16 @@ export class RoomAgent {
       this.connectedOnce = true;
       this.log('info', 'connected to server');
     });
-    socket.on('connect_error', (err) => this.log('warn', `cannot connect: ${err.message}`));
+    socket.on('connect_error', (err) => {
+      this.log('warn', `cannot connect: ${err.message}`);
+      // A handshake the server refused (e.g. its stale connection of this room is not
+      // yet timed out) is not retried by socket.io itself: try again shortly.
+      if (!socket.active && this.state !== 'stopped') {
+        setTimeout(() => {
+          if (this.state !== 'stopped' && !socket.connected && !socket.active) socket.connect();
+        }, 2000);
+      }
+    });
     socket.on('disconnect', (reason) => {
       this.log('warn', `disconnected: ${reason}`);
       this.generation++;

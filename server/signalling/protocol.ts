@@ -247,6 +247,7 @@ export interface AgentJoinReply {
 // ---------------------------------------------------------------------------
 // Client → server payload schemas (one per event)
 export const clientEventSchemas = {
+  // `displayName` is accepted from older pages and ignored: the name shown comes from the signed link or the role.
   'session:join': Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
   'session:leave': Type.Object({}, { additionalProperties: false }),
   'transport:create': Type.Object(

@@ -93,6 +93,8 @@ export class Signalling {
   readonly io: IoServer;
   private readonly agents = new Map<string, AgentStatus>();
   private readonly refusals: AuditThrottle;
+  /** Room id → the agent socket that holds the room's one agent connection. */
+  private readonly agentSlots = new Map<string, { socketId: string; at: number }>();
 
   constructor(httpServer: HttpServer, private readonly deps: SignallingDeps) {
     this.refusals = new AuditThrottle(deps.audit, { burst: 20, windowMs: 60_000 });
@@ -117,10 +119,20 @@ export class Signalling {
             }
             // A room agent's connection is security-relevant: no audit entry, no connection.
             if (outcome.data.kind === 'agent') {
+              // One agent per room: a second connection with the credential is refused while
+              // the first is alive (it would otherwise evict the real agent). Audited as a refusal.
+              const roomId = outcome.data.roomId;
+              if (!this.claimAgentSlot(roomId, socket.id)) {
+                const reason = `room ${roomId} already has a connected agent: a second connection with its credential is refused`;
+                this.auditRefusedHandshake(socket.handshake.auth, reason, remoteAddress);
+                deps.log.warn({ roomId, remoteAddress }, 'second agent connection refused');
+                return done(new Error(reason));
+              }
               try {
                 deps.audit.record({ actor: `agent:${outcome.data.roomId}`, action: 'agent.connected', subject: `room:${outcome.data.roomId}`, detail: { remoteAddress } });
               } catch (err) {
                 deps.log.error({ err }, 'cannot audit an agent connection: refused');
+                this.releaseAgentSlot(roomId, socket.id);
                 return done(new Error('the audit trail cannot be written: connection refused'));
               }
             }
@@ -136,6 +148,25 @@ export class Signalling {
     this.io.on('connection', (socket) => this.onConnection(socket));
     deps.registry.on('opened', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: session.id }));
     deps.registry.on('closed', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: null }));
+  }
+
+  /**
+   * Takes the room's one agent slot for `socketId`; false when another agent socket of
+   * the room holds it and is connected (or is still between its handshake and its
+   * connection: a claim younger than a few seconds counts as alive).
+   */
+  private claimAgentSlot(roomId: string, socketId: string): boolean {
+    const held = this.agentSlots.get(roomId);
+    if (held && held.socketId !== socketId) {
+      const holder = this.io.sockets.sockets.get(held.socketId);
+      if (holder ? holder.connected : Date.now() - held.at < 5000) return false;
+    }
+    this.agentSlots.set(roomId, { socketId, at: Date.now() });
+    return true;
+  }
+
+  private releaseAgentSlot(roomId: string, socketId: string): void {
+    if (this.agentSlots.get(roomId)?.socketId === socketId) this.agentSlots.delete(roomId);
   }
 
   /** A refused handshake is audited (throttled per address, so a loop cannot flood the trail). */
@@ -216,6 +247,7 @@ export class Signalling {
         this.deps.store.agentHealth(roomId, report);
       };
       socket.on('disconnect', () => {
+        this.releaseAgentSlot(roomId, socket.id);
         // Another connection of the same room may have replaced this one already.
         const stillConnected = [...this.io.sockets.sockets.values()].some((s) => s.id !== socket.id && s.data.kind === 'agent' && s.data.roomId === roomId);
         if (!stillConnected) this.agents.set(roomId, { ...this.agentStatus(roomId), online: false });
@@ -239,9 +271,9 @@ class Connection {
   onHealth: ((report: HealthReport) => void) | null = null;
 
   constructor(private readonly socket: IoSocket, private readonly deps: SignallingDeps, private readonly log: Logger, private readonly refusals: AuditThrottle) {
-    this.handle('session:join', (p) => this.join(p.displayName));
-    this.handle('agent:join', (p) => {
-      const joined = this.join(p.displayName);
+    this.handle('session:join', () => this.join());
+    this.handle('agent:join', () => {
+      const joined = this.join();
       const session = this.session!;
       const caseNumber = session.bookingId ? deps.caseNumberOf?.(session.bookingId) ?? null : null;
       return {
@@ -363,9 +395,9 @@ class Connection {
   }
 
   /** Joins; a refused join is audited (throttled per address) and answered. */
-  private join(displayName: string | undefined) {
+  private join() {
     try {
-      return this.joinSession(displayName);
+      return this.joinSession();
     } catch (err) {
       if (err instanceof SignallingError && err.code !== 'already_joined') {
         const remoteAddress = normaliseIp(this.socket.handshake.address);
@@ -384,10 +416,17 @@ class Connection {
     }
   }
 
-  private joinSession(displayName: string | undefined) {
+  private joinSession() {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
     const data = this.socket.data;
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
+    // The link's window is checked at every join, not only at the handshake: a socket
+    // opened before the link expired must not join (or rejoin) after it.
+    if (data.kind === 'party') {
+      const now = Date.now();
+      if (now > data.claims.exp) throw new SignallingError('forbidden', 'join link expired');
+      if (now < data.claims.nbf) throw new SignallingError('forbidden', 'join link not valid yet');
+    }
     // A booking's link finds its booking's session wherever the booking went (moved room); others the room's.
     const session =
       data.kind === 'party' && data.claims.bookingId !== null
@@ -404,7 +443,9 @@ class Connection {
       // A room has one agent: a restarted agent replaces its stale party.
       for (const p of session.partyList()) if (p.role === 'room') p.close('replaced');
     }
-    const name = displayName ?? (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames.get(role) ?? role);
+    // The name others see comes from the signed link (or the room, or the role), never
+    // from the client: a lawyer must not appear as "检察官1". A name the page sends is ignored.
+    const name = (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames.get(role) ?? role);
     let party: Party;
     try {
       party = session.addParty(role, name, normaliseIp(this.socket.handshake.address));
