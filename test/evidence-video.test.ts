@@ -115,7 +115,11 @@ describe('evidence video rendered live by the room agent', () => {
     const t = server.tokens.issue({ roomId: ROOM, role: 'prosecutor', bookingId, nbf: Date.now() - 1000, exp: Date.now() + 600_000 });
     page = await openSessionPage(browser, `${server.url}/session?token=${t}`);
     // The prosecutor's picture reaches its inset (decoded frames arrive in slot 0).
-    await waitFor('prosecutor inset frames', () => (compositor.insetFramesIn[0] ?? 0) > 25, 40_000);
+    await waitFor('prosecutor inset frames', () => (compositor.insetFramesIn[0] ?? 0) > 25, 60_000).catch((err: unknown) => {
+      const session = server.registry.forBooking(bookingId);
+      const parties = session?.partyList().map((p) => `${p.role}:${p.producerEntries().length}p/${p.consumerList().length}c`);
+      throw new Error(`${(err as Error).message} (parties ${JSON.stringify(parties)}, players ${JSON.stringify(agent?.playerStats())})`);
+    });
 
     // Mid-session the prosecutor leaves: the room's picture must go on.
     await waitFor('15 s into the session', () => Date.now() - sessionStart > 15_000, 20_000);
