@@ -49,8 +49,23 @@ beforeAll(async () => {
   servers.push(await startServerProcess(41000));
   servers.push(await startServerProcess(41200));
 });
-afterAll(() => {
-  for (const s of servers) s.proc.kill('SIGTERM');
+afterAll(async () => {
+  // Wait for both processes to exit: a server still stopping writes into the
+  // data directory (WAL, audit heads) while it is being removed.
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.proc.exitCode !== null || s.proc.signalCode !== null) return resolve();
+          const force = setTimeout(() => s.proc.kill('SIGKILL'), 10_000);
+          s.proc.once('exit', () => {
+            clearTimeout(force);
+            resolve();
+          });
+          s.proc.kill('SIGTERM');
+        })
+    )
+  );
   rmSync(dataDir, { recursive: true, force: true });
 });
 
