@@ -199,18 +199,50 @@ interface Load {
   pages: PartyPages;
 }
 
-async function countPackets(load: Load): Promise<{ forwarded: number; received: number; lost: number }> {
-  // A consumer's getStats() holds its own outbound-rtp and its producer's
-  // inbound-rtp: count the outbound only, or every packet counts twice.
-  const consumerStats = (await Promise.all(load.consumers.map((c) => c.getStats().catch(() => [])))).flat();
-  const producerStats = (await Promise.all(load.producers.map((p) => p.getStats().catch(() => [])))).flat();
-  return {
-    forwarded: consumerStats.reduce((n, s) => n + (s.type === 'outbound-rtp' ? s.packetCount : 0), 0),
-    received: producerStats.reduce((n, s) => n + (s.type === 'inbound-rtp' ? s.packetCount : 0), 0),
-    lost: producerStats.reduce((n, s) => n + (s.type === 'inbound-rtp' ? s.packetsLost : 0), 0),
-  };
+interface PacketCounts {
+  /** Per consumer id: packets sent (outbound-rtp only: a consumer's getStats() also carries its producer's inbound-rtp). */
+  forwarded: Map<string, number>;
+  /** Per producer id: packets received and lost (inbound-rtp). */
+  received: Map<string, { packets: number; lost: number }>;
 }
 
+async function countPackets(load: Load): Promise<PacketCounts> {
+  const forwarded = new Map<string, number>();
+  const received = new Map<string, { packets: number; lost: number }>();
+  await Promise.all([
+    ...load.consumers.filter((c) => !c.closed).map(async (c) => {
+      const stats = await c.getStats().catch(() => null);
+      if (stats) forwarded.set(c.id, stats.reduce((n, s) => n + (s.type === 'outbound-rtp' ? s.packetCount : 0), 0));
+    }),
+    ...load.producers.filter((p) => !p.closed).map(async (p) => {
+      const stats = await p.getStats().catch(() => null);
+      if (stats) received.set(p.id, { packets: stats.reduce((n, s) => n + (s.type === 'inbound-rtp' ? s.packetCount : 0), 0), lost: stats.reduce((n, s) => n + (s.type === 'inbound-rtp' ? s.packetsLost : 0), 0) });
+    }),
+  ]);
+  return { forwarded, received };
+}
+
+/** Packets over the window, counted on the producers and consumers present at both ends; how many went away meanwhile. */
+function packetDelta(c0: PacketCounts, c1: PacketCounts): { forwarded: number; received: number; lost: number; gone: number } {
+  let forwarded = 0;
+  let received = 0;
+  let lost = 0;
+  let gone = 0;
+  for (const [id, n0] of c0.forwarded) {
+    const n1 = c1.forwarded.get(id);
+    if (n1 === undefined) gone++;
+    else forwarded += n1 - n0;
+  }
+  for (const [id, r0] of c0.received) {
+    const r1 = c1.received.get(id);
+    if (r1 === undefined) gone++;
+    else {
+      received += r1.packets - r0.packets;
+      lost += r1.lost - r0.lost;
+    }
+  }
+  return { forwarded, received, lost, gone };
+}
 
 async function measure(what: string, load: Load, seconds: number): Promise<Window> {
   const w0 = load.workerPids.reduce((n, pid) => n + cpuSecondsOfPid(pid), 0);
@@ -226,6 +258,7 @@ async function measure(what: string, load: Load, seconds: number): Promise<Windo
   const b1 = browserCpuSeconds();
   const c1 = await countPackets(load);
   const p1 = await load.pages.stats();
+  const packets = packetDelta(c0, c1);
   // Every WebRTC party should have sent and received, and decoded video, during
   // the window: those that did not are named; the bench fails if that is most.
   const stalled: string[] = [];
@@ -238,15 +271,18 @@ async function measure(what: string, load: Load, seconds: number): Promise<Windo
       stalled.push(`${what}: WebRTC party ${after.index}: ${after.consumers} consumers, ${sent} packets sent, ${received} received, ${frames} frames decoded in the window`);
     }
   }
+  if (packets.gone > 0 || c0.forwarded.size !== load.consumers.length || c0.received.size !== load.producers.length) {
+    stalled.push(`${what}: ${load.producers.length - c0.received.size + load.consumers.length - c0.forwarded.size} producers or consumers were gone before the window and ${packets.gone} went during it (a party rejoined?): the window's counts leave them out`);
+  }
   for (const line of stalled) progress(`WARNING ${line}`);
   if (stalled.length > p1.length / 2) throw new BenchFailure(`${what}: ${stalled.length} of ${p1.length} WebRTC parties did not carry their load; first: ${stalled[0]}`);
   return {
     workerCpuPercent: (100 * (w1 - w0)) / elapsed,
     serverCpuPercent: (100 * (s1.user + s1.system)) / 1e6 / elapsed,
     clientCpuPercent: (100 * (b1 - b0)) / elapsed,
-    packetsForwarded: c1.forwarded - c0.forwarded,
-    packetsReceived: c1.received - c0.received,
-    packetsLost: c1.lost - c0.lost,
+    packetsForwarded: packets.forwarded,
+    packetsReceived: packets.received,
+    packetsLost: packets.lost,
     seconds: elapsed,
     stalledParties: stalled,
   };
@@ -721,7 +757,7 @@ async function main(): Promise<number> {
       baselinePacketsForwarded: baseline.packetsForwarded,
       joinToFirstFrameMs: { median: round(joinMedian), p95: round(percentile(joinTimes, 95)), samples: joinTimes.length, failed },
       ...(failed > 0 ? { joinFailures: joins.failures.slice(0, 5) } : {}),
-      stalledWebRtcParties: [...w.stalledParties, ...baseline.stalledParties],
+      loadWarnings: [...w.stalledParties, ...baseline.stalledParties],
       roomKeyFrameIntervalMs: Math.round((1000 * KEY_FRAME_INTERVAL_FRAMES) / CLIP_FPS),
       goals: { workerWithin1_2xOfBaseline: ratio <= 1.2, joinMedianUnder400ms: joinMedian < 400, noFailedJoins: failed === 0 },
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', loadAverage: os.loadavg().map((x) => round(x, 2)), node: process.version, ffmpeg: spawnSync(ffmpegPath, ['-version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '', chromium: browser.version() },
