@@ -25,6 +25,7 @@ import { buildIso } from '../recordings/disc/iso.js';
 import { verifyDisc } from '../recordings/disc/verify.js';
 import { launchBrowser } from '../test/helpers/browser.js';
 import { measureCompositeLoad } from './bench/composite-load.js';
+import { measureRecordLoad } from './bench/record-load.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -195,15 +196,18 @@ const tp = await throughput();
 // The composite helper's measure of one room agent rendering live (encoder, inset decoders, agent clock), beep-and-flash room.
 say('composite load of one room agent');
 const composite = await measureCompositeLoad({ seconds: 20, main: 'beep-flash' });
+// The recorder helper's measure: the server recording the originals of `rooms` three-way rooms at once while live.
+say('record load of the rooms');
+const record = await measureRecordLoad({ rooms: roomCount, seconds: 20, progress: say });
 const result = {
   seconds, rooms: s.rooms,
   readyAfterEndS: s.readyAfterEndS,
   compositeCpuPercent: composite.compositeCpuPercent,
   // The encoder of the booking's own room agent during the session above.
   sessionEncoderCpuPercent: s.compositeCpuPercent,
-  // The server's per-track recorder (originals) has not landed on main yet: these are measured once it has.
-  recordCpuPercentPerRoom: null as number | null,
-  lostPackets: null as number | null,
+  recordCpuPercentPerRoom: record.recordCpuPercentPerRoom,
+  recordedRooms: record.rooms,
+  lostPackets: record.lostPackets,
   isoMiBps: tp.isoMiBps, cpMiBps: tp.cpMiBps, isoToCp: Math.round((tp.isoMiBps / tp.cpMiBps) * 100) / 100, imageHashMiBps: tp.imageHashMiBps, verifyMiBps: tp.verifyMiBps, throughputMiB: Math.round(tp.bytes / 2 ** 20),
   segments: s.segments, imageBytes: s.imageBytes, imagePath: s.imagePath, videoPath: s.videoPath,
 };
