@@ -15,6 +15,8 @@ import { JoinTokens } from './access/join-token.js';
 import { auditKeysOf, loadSecrets, restrictToOwner, type Secrets } from './access/secrets.js';
 import { StaffKeys } from './access/staff-auth.js';
 import { buildHttp } from './http/app.js';
+import { tlsFor } from './http/tls.js';
+import { AuditThrottle } from './audit/audit-throttle.js';
 import { actorOf, type AccessRegistry } from './access/authorization.js';
 import { AccountStore } from './access/account-store.js';
 import { Accounts } from './access/accounts.js';
@@ -90,7 +92,10 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   // Fastify owns the HTTP server; Socket.io attaches to it before listening.
   const staffKeys = new StaffKeys(secrets.staffKeys);
   const accounts = new Accounts(db, new AccountStore(db, audit), secrets.cookieSecret, componentLogger(log, 'accounts'));
-  const { app: http, registry: access } = await buildHttp(componentLogger(log, 'http'), {
+  const httpLog = componentLogger(log, 'http');
+  const httpRefusals = new AuditThrottle(audit, { burst: 10, windowMs: 60_000 });
+  const tls = await tlsFor(config);
+  const { app: http, registry: access } = await buildHttp(httpLog, {
     cookieSecret: secrets.cookieSecret,
     // Who calls: an Authorization header (API token, agent credential, staff key) or else the session cookie.
     authenticate: (req) => {
@@ -125,6 +130,18 @@ export async function startServer(config: Config, logger?: Logger, options: Star
         req.log.error({ err }, 'cannot audit a refused request');
       }
     },
+  }, [], {
+    https: tls,
+    trustProxy: config.http.trustProxy,
+    bodyLimit: config.limits.httpBodyBytes,
+    rateLimitPerMinute: config.limits.httpPerMinute,
+    onRateLimited: (req) => {
+      try {
+        httpRefusals.append(`http:${req.ip}`, { actor: 'anonymous', action: 'limit.refused', subject: `route:${req.method} ${req.routeOptions.url ?? ''}`, detail: { why: 'HTTP rate', remoteAddress: req.ip } });
+      } catch (err) {
+        req.log.error({ err }, 'cannot audit a rate-limited request');
+      }
+    },
   });
   const signalling = new Signalling(http.server, {
     staffKeys,
@@ -136,6 +153,9 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     log: componentLogger(log, 'signalling'),
     timeZone: config.site.timeZone,
     caseNumberOf: (bookingId) => schedule.store.row(bookingId)?.case_number ?? null,
+    limits: config.limits,
+    allowedOrigins: config.http.allowedOrigins,
+    trustProxy: config.http.trustProxy !== false,
   });
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'), options.clock);
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
@@ -177,7 +197,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
   const port = (http.server.address() as AddressInfo).port;
   const shownHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
-  url = config.http.publicUrl || `http://${shownHost}:${port}`;
+  url = config.http.publicUrl || `${tls ? 'https' : 'http'}://${shownHost}:${port}`;
   schedule.startOverrunWatch();
   schedule.startOrphanSweep();
   audit.exportHead(true);

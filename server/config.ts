@@ -61,6 +61,15 @@ export const ConfigSchema = Type.Object(
         host: Type.String({ minLength: 1 }),
         port: Type.Integer({ minimum: 0, maximum: 65535 }),
         publicUrl: Type.String(),
+        /** HTTPS/WSS: "files" (certFile, keyFile), "self-signed" (generated once into the data directory, for development), or "off" (plain HTTP, e.g. behind a TLS proxy or on 127.0.0.1 in tests). */
+        tls: Type.Object(
+          { mode: Type.Union([Type.Literal('off'), Type.Literal('files'), Type.Literal('self-signed')]), certFile: Type.String(), keyFile: Type.String() },
+          { additionalProperties: false }
+        ),
+        /** Trust X-Forwarded-For from a reverse proxy: false, true, or the proxy's address(es) comma-separated. */
+        trustProxy: Type.Union([Type.Boolean(), Type.String()]),
+        /** Origins (besides the server's own) whose pages may open Socket.io connections. */
+        allowedOrigins: Type.Array(Type.String(), { maxItems: 16 }),
       },
       { additionalProperties: false }
     ),
@@ -102,6 +111,20 @@ export const ConfigSchema = Type.Object(
         agentCredentials: Type.Record(Type.String(), Type.String({ minLength: 16 })),
         /** Staff id → key for the schedule API and boards; empty: one key for "staff" is generated. */
         staffKeys: Type.Record(Type.String({ pattern: '^[\\w.@-]{1,64}$' }), Type.String({ minLength: 16 })),
+      },
+      { additionalProperties: false }
+    ),
+    limits: Type.Object(
+      {
+        /** Socket.io events per connection: sustained rate and burst (token bucket). */
+        eventsPerSecond: Type.Integer({ minimum: 1, maximum: 100000 }),
+        eventBurst: Type.Integer({ minimum: 1, maximum: 100000 }),
+        /** Joins (session:join, agent:join) per connection per minute: a join/leave loop is refused, not audited 600 times a second. */
+        joinsPerMinute: Type.Integer({ minimum: 1, maximum: 100000 }),
+        /** HTTP requests per client address per minute. */
+        httpPerMinute: Type.Integer({ minimum: 1, maximum: 1000000 }),
+        /** Largest HTTP body accepted, bytes (routes that take files set their own). */
+        httpBodyBytes: Type.Integer({ minimum: 1024, maximum: 1073741824 }),
       },
       { additionalProperties: false }
     ),
@@ -162,6 +185,9 @@ const envOverrides: Array<[string, string, 'string' | 'int' | 'bool']> = [
   ['PLEA_HOST', 'http.host', 'string'],
   ['PLEA_PORT', 'http.port', 'int'],
   ['PLEA_PUBLIC_URL', 'http.publicUrl', 'string'],
+  ['PLEA_TLS', 'http.tls.mode', 'string'],
+  ['PLEA_TLS_CERT', 'http.tls.certFile', 'string'],
+  ['PLEA_TLS_KEY', 'http.tls.keyFile', 'string'],
   ['PLEA_WORKERS', 'media.workers', 'int'],
   ['PLEA_LISTEN_IP', 'media.listenIp', 'string'],
   ['PLEA_ANNOUNCED_ADDRESS', 'media.announcedAddress', 'string'],

@@ -22,9 +22,10 @@ async function main(): Promise<void> {
     if (seeded) server.log.info(seeded, 'demo: planned a sample day on the staff board');
   }
   server.log.info({ url: server.url, rooms: config.site.rooms.length, syntheticAgents: agents.length }, 'room controller ready');
-  const [staffId, staffKey] = Object.entries(server.secrets.staffKeys)[0] ?? ['', ''];
+  const [staffId] = Object.keys(server.secrets.staffKeys);
   console.log(`\n  Room controller ready: ${server.url}/\n  Open it, pick a room, and open its prosecutor and lawyer links.`);
-  console.log(`  Staff board (${staffId}): ${server.url}/staff#key=${staffKey}\n  (staff keys are in ${config.dataDir}/secrets.json, or set access.staffKeys in the config)\n`);
+  // No key is printed: staff keys stay in the owner-only secrets file.
+  console.log(`  Staff board (${staffId}): ${server.url}/staff (its key is in ${config.dataDir}/secrets.json, readable by this account only)\n`);
   // No administrator yet: a one-time link to create the first one (its secret is printed once, stored hashed).
   const setup = server.accounts.setupLink();
   if (setup) console.log(`  First administrator: open ${server.url}/setup#token=${setup}\n  (one-time link, valid 24 hours)\n`);

@@ -20,7 +20,8 @@ const knownCodes = ['bad_request', 'not_joined', 'already_joined', 'not_found', 
 beforeAll(async () => {
   process.on('unhandledRejection', onEscape);
   process.on('uncaughtException', onEscape);
-  server = await startTestServer({ rooms: 1 });
+  // The per-connection event rate has its own test (limits.test.ts): here every payload must reach the checks.
+  server = await startTestServer({ rooms: 1, overrides: { limits: { eventsPerSecond: 100000, eventBurst: 100000, joinsPerMinute: 100000 } } });
   const now = Date.now();
   const token = server.tokens.issue({ roomId: 'interrogation-1', role: 'prosecutor', bookingId: null, nbf: now - 1000, exp: now + 600_000 });
   party = await connect(server.url, { kind: 'party', token });

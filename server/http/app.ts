@@ -3,9 +3,11 @@
 // the OpenAPI document (/api/openapi.json).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyHttpOptions, type RawServerDefault } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyCookie from '@fastify/cookie';
 import type { Logger } from '../logger.js';
 import { repoRoot } from '../config.js';
@@ -32,20 +34,75 @@ export function describeValidation(errors: readonly ValidationIssue[], dataVar: 
   return `${path} ${e.message ?? 'is invalid'}`;
 }
 
+/** The edge's transport and abuse settings (config http and limits). */
+export interface EdgeOptions {
+  /** TLS: PEM key and certificate; none: plain HTTP (tests on 127.0.0.1). */
+  https?: { key: string; cert: string } | null;
+  trustProxy?: boolean | string;
+  /** Largest body accepted (routes taking files set their own). */
+  bodyLimit?: number;
+  /** Requests per client address per minute; 0: no limit. */
+  rateLimitPerMinute?: number;
+  /** Called for each rate-limited request (audit). */
+  onRateLimited?: (req: FastifyRequest) => void;
+}
+
+/** The content security policy the Vue app runs under: its own scripts only, no framing. */
+export const contentSecurityPolicy = {
+  directives: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    // Element Plus and Vue's style bindings set inline styles.
+    styleSrc: ["'self'", "'unsafe-inline'"],
+    imgSrc: ["'self'", 'data:', 'blob:'],
+    mediaSrc: ["'self'", 'blob:'],
+    fontSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'", 'ws:', 'wss:'],
+    workerSrc: ["'self'", 'blob:'],
+    objectSrc: ["'none'"],
+    baseUri: ["'self'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+};
+
+
 export async function buildHttp(
   log: Logger,
   access: AccessControlOptions & { cookieSecret: string },
-  plugins: FastifyPluginAsync[] = []
+  plugins: FastifyPluginAsync[] = [],
+  edge: EdgeOptions = {}
 ): Promise<{ app: FastifyInstance; registry: AccessRegistry }> {
-  const app = Fastify({
+  const options = {
+    ...(edge.https ? { https: { key: edge.https.key, cert: edge.https.cert } } : {}),
+    trustProxy: edge.trustProxy ?? false,
+    bodyLimit: edge.bodyLimit ?? 256 * 1024,
     loggerInstance: log as FastifyBaseLogger,
+
     genReqId: (() => {
       let n = 0;
       return () => `req-${(++n).toString(36)}`;
     })(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-    schemaErrorFormatter: (errors, dataVar) => new Error(describeValidation(errors, dataVar)),
+    schemaErrorFormatter: (errors: readonly ValidationIssue[], dataVar: string) => new Error(describeValidation(errors, dataVar)),
+  };
+  // With TLS Fastify owns an https server; Socket.io attaches to either the same way.
+  const app = Fastify(options as FastifyHttpOptions<RawServerDefault>) as unknown as FastifyInstance;
+  // Secure headers on every answer: CSP, no framing, no sniffing, HSTS over TLS.
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy,
+    hsts: edge.https ? { maxAge: 31536000, includeSubDomains: true } : false,
+    crossOriginEmbedderPolicy: false,
   });
+  if (edge.rateLimitPerMinute) {
+    await app.register(fastifyRateLimit, {
+      global: true,
+      max: edge.rateLimitPerMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: 'rate_limited', message: `too many requests: at most ${ctx.max} a minute; try again in ${Math.ceil(ctx.ttl / 1000)} s` }),
+      onExceeded: (req) => edge.onRateLimited?.(req),
+    });
+  }
   // Every route declares who may call it; this one hook enforces it (see server/access/authorization.ts).
   // Cookies are parsed before the access hook runs (hooks run in the order added).
   await app.register(fastifyCookie, { secret: access.cookieSecret });
@@ -61,6 +118,8 @@ export async function buildHttp(
       return reply.code(503).send({ error: 'unavailable', message: err.message });
     }
     if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (err.statusCode === 429) return reply.code(429).send({ error: 'rate_limited', message: err.message });
+    if (err.statusCode === 413) return reply.code(413).send({ error: 'too_large', message: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
     req.log.error({ err }, 'request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });

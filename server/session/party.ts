@@ -2,6 +2,7 @@
 // party owns its transports; a transport owns its producers and consumers, so
 // closing the party closes everything it had in the router.
 import { randomUUID } from 'node:crypto';
+import { MAX_CONSUMERS_PER_PARTY, MAX_PLAIN_CONSUMERS_PER_PARTY } from './limits.js';
 import type { types } from 'mediasoup';
 import { TypedEmitter } from '../events.js';
 import type { PartyLeaveReason } from './close-reason.js';
@@ -29,7 +30,7 @@ export interface TransportListen {
 
 /** Failure caused by the caller's request (answered as an error, never a crash). */
 export class RequestError extends Error {
-  constructor(readonly code: 'bad_request' | 'not_found' | 'forbidden' | 'unsupported', message: string) {
+  constructor(readonly code: 'bad_request' | 'not_found' | 'forbidden' | 'unsupported' | 'limit_reached', message: string) {
     super(message);
   }
 }
@@ -51,7 +52,11 @@ interface ProducerEntry {
 /** A short-lived lookup a party needs of its session: producers of other parties. */
 export interface ProducerDirectory {
   findProducer(producerId: string): { producer: types.Producer; partyId: string; role: PartyRole } | undefined;
+  /** Throws limit_reached when the session cannot take `ports` more ports on its worker. */
+  assertPorts?(ports: number): void;
 }
+
+
 
 /** Two are needed (send, receive); a few more allow a client's own recovery. */
 const MAX_WEBRTC_TRANSPORTS = 4;
@@ -103,6 +108,11 @@ export class Party extends TypedEmitter<PartyEvents> {
     };
   }
 
+  /** Ports this party's transports hold on the worker (WebRTC: UDP + TCP; plain: RTP + RTCP). */
+  portsHeld(): number {
+    return 2 * this.transports.size;
+  }
+
   hasProducer(producerId: string): types.Producer | undefined {
     return this.producers.get(producerId)?.producer;
   }
@@ -121,7 +131,8 @@ export class Party extends TypedEmitter<PartyEvents> {
   async createWebRtcTransport(direction: 'send' | 'recv'): Promise<TransportInfo> {
     this.assertOpen();
     const webrtc = [...this.transports.values()].filter((t) => t.appData['kind'] === 'webrtc').length;
-    if (webrtc >= MAX_WEBRTC_TRANSPORTS) throw new RequestError('bad_request', `a party has at most ${MAX_WEBRTC_TRANSPORTS} WebRTC transports`);
+    if (webrtc >= MAX_WEBRTC_TRANSPORTS) throw new RequestError('limit_reached', `a party has at most ${MAX_WEBRTC_TRANSPORTS} WebRTC transports`);
+    this.directory.assertPorts?.(2);
     const transport = await this.router.createWebRtcTransport({
       listenInfos: [
         { protocol: 'udp', ip: this.listen.listenIp, announcedAddress: this.listen.announcedAddress || undefined },
@@ -223,6 +234,7 @@ export class Party extends TypedEmitter<PartyEvents> {
     const t = this.transport(transportId);
     if (t.appData['direction'] !== 'recv' || t.appData['kind'] !== 'webrtc') throw new RequestError('bad_request', 'transport is not a receive transport');
     const found = this.otherPartyProducer(producerId);
+    if (this.consumers.size >= MAX_CONSUMERS_PER_PARTY) throw new RequestError('limit_reached', `a party has at most ${MAX_CONSUMERS_PER_PARTY} consumers`);
     if (this.consumerList().some((c) => c.producerId === producerId && c.appData['transportId'] === transportId)) {
       throw new RequestError('bad_request', `already consuming ${producerId} on this transport`);
     }
@@ -268,6 +280,7 @@ export class Party extends TypedEmitter<PartyEvents> {
   // --- Plain RTP (room agents) ------------------------------------------------
   async publishPlain(tracks: PlainTrack[], sourceIp?: string): Promise<PlainPublishTarget[]> {
     this.assertOpen();
+    this.directory.assertPorts?.(2 * tracks.length);
     const targets: PlainPublishTarget[] = [];
     if (new Set(tracks.map((t) => t.source)).size !== tracks.length) throw new RequestError('bad_request', 'one track per source');
     for (const track of tracks) {
@@ -332,6 +345,10 @@ export class Party extends TypedEmitter<PartyEvents> {
   async consumePlain(producerId: string, ip: string, port: number, rtcpPort: number): Promise<PlainConsumerInfo> {
     this.assertOpen();
     const found = this.otherPartyProducer(producerId);
+    const plain = [...this.transports.values()].filter((t) => t.appData['kind'] !== 'webrtc' && t.appData['direction'] === 'recv').length;
+    if (plain >= MAX_PLAIN_CONSUMERS_PER_PARTY) throw new RequestError('limit_reached', `a room agent consumes at most ${MAX_PLAIN_CONSUMERS_PER_PARTY} tracks at once`);
+    if (this.consumerList().some((c) => c.producerId === producerId)) throw new RequestError('bad_request', `already consuming ${producerId}`);
+    this.directory.assertPorts?.(2);
     const transport = await this.router.createPlainTransport({
       listenInfo: { protocol: 'udp', ip: this.listen.plainListenIp },
       rtcpMux: false,

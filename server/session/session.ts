@@ -6,7 +6,8 @@ import type { types } from 'mediasoup';
 import { TypedEmitter } from '../events.js';
 import type { PartyRole, PartyView, ProducerView, SessionView } from '../signalling/protocol.js';
 import type { RoomConfig } from '../config.js';
-import { Party, type ProducerDirectory, type TransportListen } from './party.js';
+import { Party, RequestError, type ProducerDirectory, type TransportListen } from './party.js';
+import { PARTIES_PER_ROLE, PORTS_PER_SESSION } from './limits.js';
 import type { PartyLeaveReason, SessionCloseReason } from './close-reason.js';
 
 export type SessionEvents = {
@@ -52,6 +53,10 @@ export class Session extends TypedEmitter<SessionEvents> implements ProducerDire
 
   addParty(role: PartyRole, displayName: string, remoteAddress: string | null = null): Party {
     if (this.closedFlag) throw new Error('session is closed');
+    const cap = PARTIES_PER_ROLE.get(role) ?? 1;
+    if (this.partyList().filter((p) => p.role === role).length >= cap) {
+      throw new RequestError('limit_reached', `this session already has its ${cap === 1 ? '' : `${cap} `}${role} part${cap === 1 ? 'y' : 'ies'}`);
+    }
     const party = new Party(role, displayName, this.router, this.listen, this);
     // A join that cannot be recorded does not happen.
     this.journal?.(party, remoteAddress);
@@ -66,6 +71,12 @@ export class Session extends TypedEmitter<SessionEvents> implements ProducerDire
     });
     this.emit('party-joined', party);
     return party;
+  }
+
+  /** The session's port budget on its worker: one session cannot starve the other rooms there. */
+  assertPorts(ports: number): void {
+    const held = this.partyList().reduce((n, p) => n + p.portsHeld(), 0);
+    if (held + ports > PORTS_PER_SESSION) throw new RequestError('limit_reached', `this session holds ${held} of its ${PORTS_PER_SESSION} media ports`);
   }
 
   party(partyId: string): Party | undefined {

@@ -71,6 +71,12 @@ export interface SignallingDeps {
   agentCredentials: ReadonlyMap<string, string>;
   audit: AuditTrail;
   log: Logger;
+  /** Per-connection event rate and joins per minute (config limits). */
+  limits?: { eventsPerSecond: number; eventBurst: number; joinsPerMinute: number };
+  /** Origins besides the server's own whose pages may connect; connections without an Origin (room agents) are not browsers. */
+  allowedOrigins?: readonly string[];
+  /** Behind a trusted proxy the client's address is the first X-Forwarded-For entry. */
+  trustProxy?: boolean;
   /** The site's time zone (the session clock is shown in it). */
   timeZone: string;
   /** The case number of a booking, for the room agent's evidence video. */
@@ -98,7 +104,19 @@ export class Signalling {
 
   constructor(httpServer: HttpServer, private readonly deps: SignallingDeps) {
     this.refusals = new AuditThrottle(deps.audit, { burst: 20, windowMs: 60_000 });
-    this.io = new Server(httpServer, { serveClient: false, pingInterval: 5000, pingTimeout: 5000, maxHttpBufferSize: 256 * 1024 });
+    this.io = new Server(httpServer, {
+      serveClient: false,
+      pingInterval: 5000,
+      pingTimeout: 5000,
+      maxHttpBufferSize: 256 * 1024,
+      // No CORS; a browser page of another origin cannot open a connection (cross-site WebSocket hijacking).
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        if (origin === undefined || this.originAllowed(origin, req.headers.host)) return callback(null, true);
+        this.auditRefusedHandshake({}, `origin ${origin.slice(0, 100)} is not allowed`, normaliseIp(req.socket.remoteAddress ?? ''));
+        return callback('origin not allowed', false);
+      },
+    });
     // Every handshake is answered: a refusal with its reason, any unexpected
     // failure as a generic refusal, never an exception escaping the middleware.
     this.io.use((socket, next) => {
@@ -167,6 +185,15 @@ export class Signalling {
 
   private releaseAgentSlot(roomId: string, socketId: string): void {
     if (this.agentSlots.get(roomId)?.socketId === socketId) this.agentSlots.delete(roomId);
+  }
+
+  private originAllowed(origin: string, host: string | undefined): boolean {
+    if (this.deps.allowedOrigins?.includes(origin)) return true;
+    try {
+      return host !== undefined && new URL(origin).host === host;
+    } catch {
+      return false;
+    }
   }
 
   /** A refused handshake is audited (throttled per address, so a loop cannot flood the trail). */
@@ -263,14 +290,36 @@ function whoOf(data: SocketData): string {
   return `board:${actorOf(data.principal)}`;
 }
 
+/** A token bucket: `capacity` at once, refilled at `perSecond`. */
+class TokenBucket {
+  private tokens: number;
+  private at = Date.now();
+  constructor(private readonly capacity: number, private readonly perSecond: number) {
+    this.tokens = capacity;
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.at) / 1000) * this.perSecond);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
 /** One socket's state: the party it joined as, if any. */
 class Connection {
   private party: Party | null = null;
   private session: Session | null = null;
   private readonly unsubscribe: Array<() => void> = [];
   onHealth: ((report: HealthReport) => void) | null = null;
+  private readonly rate: TokenBucket;
+  private readonly joins: TokenBucket;
 
   constructor(private readonly socket: IoSocket, private readonly deps: SignallingDeps, private readonly log: Logger, private readonly refusals: AuditThrottle) {
+    const limits = deps.limits ?? { eventsPerSecond: 50, eventBurst: 200, joinsPerMinute: 20 };
+    this.rate = new TokenBucket(limits.eventBurst, limits.eventsPerSecond);
+    this.joins = new TokenBucket(limits.joinsPerMinute, limits.joinsPerMinute / 60);
     this.handle('session:join', () => this.join());
     this.handle('agent:join', () => {
       const joined = this.join();
@@ -341,6 +390,10 @@ class Connection {
       const reply = (r: Reply<ClientReply<E>>): void => {
         if (ack) ack(r);
       };
+      if (!this.rate.take()) {
+        this.refusedRate(event);
+        return reply({ ok: false, error: { code: 'limit_reached', message: `${event}: too many events on this connection; slow down` } });
+      }
       // The one enforcement point for events: the rule declared in protocol.ts.
       const data = this.socket.data;
       const rule = clientEventAccess[event];
@@ -360,6 +413,15 @@ class Connection {
         // Nothing may escape as an unhandled rejection, even a failing reply.
         .catch((err: unknown) => this.log.error({ err, event }, 'cannot answer an event'));
     });
+  }
+
+  private refusedRate(event: string): void {
+    const remoteAddress = normaliseIp(this.socket.handshake.address);
+    try {
+      this.refusals.append(`rate:${remoteAddress}`, { actor: whoOf(this.socket.data), action: 'limit.refused', subject: `event:${event}`, detail: { why: 'event rate', remoteAddress } });
+    } catch (err) {
+      this.log.error({ err }, 'cannot audit a rate refusal');
+    }
   }
 
   private refused(event: string, why: string): void {
@@ -399,7 +461,7 @@ class Connection {
     try {
       return this.joinSession();
     } catch (err) {
-      if (err instanceof SignallingError && err.code !== 'already_joined') {
+      if ((err instanceof SignallingError && err.code !== 'already_joined') || err instanceof RequestError) {
         const remoteAddress = normaliseIp(this.socket.handshake.address);
         try {
           this.refusals.append(`join:${remoteAddress}`, {
@@ -418,6 +480,7 @@ class Connection {
 
   private joinSession() {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
+    if (!this.joins.take()) throw new SignallingError('limit_reached', 'too many joins on this connection; wait a minute');
     const data = this.socket.data;
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
     // The link's window is checked at every join, not only at the handshake: a socket
