@@ -184,8 +184,17 @@ describe('evidence video rendered live by the room agent', () => {
     await new Promise((r) => setTimeout(r, 4000));
 
     // The server goes away: the run's segment closes on the room PC and cannot be uploaded.
+    // (Uploads are held while the server shuts down, which can take a moment: the segment
+    // must close with nobody to take it, not slip through during the shutdown.)
+    agent!.evidence!.uploader.stop();
     await server.close();
-    const kept = await waitFor('segment sealed and kept on the room PC', () => (agent!.evidence!.current === null && pending().length > 0 ? pending() : null), 20_000);
+    await waitFor('run ended', () => agent!.evidence!.current === null, 20_000);
+    agent!.evidence!.uploader.start();
+    const kept = await waitFor('segment sealed and kept on the room PC', () => (agent!.evidence!.current === null && pending().length > 0 ? pending() : null), 20_000).catch((err: unknown) => {
+      const d = path.join(dataDir, 'room-pc', 'evidence');
+      const listing = existsSync(d) ? readdirSync(d).map((b) => `${b}: ${readdirSync(path.join(d, b)).join(',')}`) : [];
+      throw new Error(`${(err as Error).message} (booking ${bookingId}, rendering ${agent?.evidence?.current !== null}, runs ${agent?.evidence?.runs}, state ${agent?.state}, files ${JSON.stringify(listing)})`);
+    });
     await new Promise((r) => setTimeout(r, 2500)); // retries fail meanwhile
     expect(pending()).toEqual(kept);
     expect(agent!.evidence!.uploader.failures).toBeGreaterThan(0);
