@@ -24,7 +24,8 @@ let server: Server;
 let bookingId: string;
 const ROOM = 'interrogation-1';
 const OTHER = 'interrogation-2';
-const body = randomBytes(200_000);
+// Larger than the JSON body limit of the other routes: a segment is megabytes.
+const body = randomBytes(5_000_000);
 const sha = createHash('sha256').update(body).digest('hex');
 const name = '20261201T101500Z-00001.ts';
 
