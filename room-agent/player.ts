@@ -56,6 +56,15 @@ export function sdpFor(info: PlainConsumerInfo, ip: string, port: number, rtcpPo
   ].join('\r\n');
 }
 
+/**
+ * A server-supplied id used in a file name: only letters, digits and dashes
+ * (mediasoup ids are UUIDs), never a path of the server's choosing.
+ */
+export function safeFileId(value: string, what: string): string {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(value)) throw new Error(`refusing a ${what} from the server that is not a plain id: ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
+}
+
 export class Player {
   private child: ChildProcess | null = null;
   private stopped = false;
@@ -76,7 +85,7 @@ export class Player {
 
   start(): void {
     mkdirSync(this.workDir, { recursive: true });
-    const sdpFile = path.join(this.workDir, `${this.info.consumerId}.sdp`);
+    const sdpFile = path.join(this.workDir, `${safeFileId(this.info.consumerId, 'consumer id')}.sdp`);
     writeFileSync(sdpFile, sdpFor(this.info, this.ip, this.port, this.rtcpPort));
     this.stopped = false;
     this.spawn(sdpFile);
@@ -93,7 +102,7 @@ export class Player {
       cmd = this.sink.ffplay;
       args = ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', 'nobuffer', '-window_title', `${this.info.role}`, sdpFile];
     } else if (this.sink.kind === 'file') {
-      const out = path.join(this.sink.dir, `${this.info.role}-${this.info.kind}-${this.info.consumerId}.mkv`);
+      const out = path.join(this.sink.dir, `${safeFileId(this.info.role, 'role')}-${safeFileId(this.info.kind, 'kind')}-${safeFileId(this.info.consumerId, 'consumer id')}.mkv`);
       args = [...input, '-progress', 'pipe:1', '-nostats', '-c', 'copy', '-y', out];
     } else {
       args = [...input, '-progress', 'pipe:1', '-nostats', '-f', 'null', '-'];
