@@ -72,6 +72,33 @@ describe('attacks on joining', () => {
   });
 });
 
+describe('attacks on the audit trail and the worker with one link', () => {
+  it('a join/leave loop with one link, reconnecting for every join, is stopped and does not flood the audit trail', async () => {
+    const token = link('lawyer', { displayName: '循环律师' });
+    const count = () => (server.db.prepare("SELECT COUNT(*) AS n FROM audit_entries WHERE action IN ('party.joined', 'party.left')").get() as { n: number }).n;
+    const before = count();
+    let joined = 0;
+    let limited = 0;
+    for (let i = 0; i < 60; i++) {
+      // A fresh connection each time: a per-connection limit alone does not stop this.
+      const s = await connect(server.url, { kind: 'party', token });
+      const reply = await send(s, 'session:join', {});
+      if (reply.ok) joined++;
+      else if (reply.error.code === 'limit_reached') limited++;
+      s.close();
+    }
+    // The loop really ran into the limit, and only a handful of joins went through.
+    expect(limited).toBeGreaterThan(30);
+    expect(joined).toBeGreaterThan(0);
+    expect(joined).toBeLessThanOrEqual(20);
+    expect(count() - before).toBeLessThanOrEqual(2 * 20);
+    // Another link (another person) still joins.
+    const other = await party(link('prosecutor'));
+    expect((await send(other, 'session:join', {})).ok).toBe(true);
+    other.close();
+  });
+});
+
 describe('attacks with a room agent credential', () => {
   it('a second connection with the room agent credential is refused while the first is alive, and the real agent keeps its place', async () => {
     const credential = server.secrets.agentCredentials[ROOM]!;
@@ -107,5 +134,18 @@ describe('attacks on the logs', () => {
     expect(all).not.toContain(token);
     expect(all).not.toContain(token.split('.')[1]!);
     expect(all).not.toContain('k'.repeat(20));
+  });
+});
+
+describe('attacks from another site', () => {
+  it('a page of the controller framed by another site is refused by the browser, and a join link does not leak as a referrer', async () => {
+    for (const path of ['/staff', '/session?token=x', '/api/health']) {
+      const res = await fetch(`${server.url}${path}`);
+      expect(res.status).not.toBe(500);
+      expect(res.headers.get('x-frame-options')).toMatch(/^(DENY|SAMEORIGIN)$/);
+      expect(res.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
   });
 });

@@ -196,6 +196,23 @@ export class Signalling {
     }
   }
 
+  /**
+   * Joins per join link (or room agent) across connections: a loop that opens a new
+   * connection for every join with one link is held to the same budget as one connection.
+   */
+  private readonly linkJoins = new Map<string, TokenBucket>();
+
+  private takeLinkJoin(key: string): boolean {
+    const perMinute = this.deps.limits?.joinsPerMinute ?? 20;
+    let bucket = this.linkJoins.get(key);
+    if (!bucket) {
+      if (this.linkJoins.size >= 10_000) this.linkJoins.clear();
+      bucket = new TokenBucket(perMinute, perMinute / 60);
+      this.linkJoins.set(key, bucket);
+    }
+    return bucket.take();
+  }
+
   /** A refused handshake is audited (throttled per address, so a loop cannot flood the trail). */
   private auditRefusedHandshake(raw: unknown, reason: string, remoteAddress: string): void {
     const claimed = (name: string): string | undefined => {
@@ -262,7 +279,7 @@ export class Signalling {
     // A board only listens: the event table admits no event from it.
     if (data.kind === 'board') void socket.join('boards');
     const log = this.deps.log.child({ socket: socket.id, who: whoOf(data) });
-    const conn = new Connection(socket, this.deps, log, this.refusals);
+    const conn = new Connection(socket, this.deps, log, this.refusals, (key) => this.takeLinkJoin(key));
     if (socket.data.kind === 'agent') {
       const roomId = socket.data.roomId;
       void socket.join(`agent:${roomId}`);
@@ -316,7 +333,14 @@ class Connection {
   private readonly rate: TokenBucket;
   private readonly joins: TokenBucket;
 
-  constructor(private readonly socket: IoSocket, private readonly deps: SignallingDeps, private readonly log: Logger, private readonly refusals: AuditThrottle) {
+  constructor(
+    private readonly socket: IoSocket,
+    private readonly deps: SignallingDeps,
+    private readonly log: Logger,
+    private readonly refusals: AuditThrottle,
+    /** Counts a join against its link's budget (shared by every connection of the link); false when spent. */
+    private readonly takeLinkJoin: (key: string) => boolean
+  ) {
     const limits = deps.limits ?? { eventsPerSecond: 50, eventBurst: 200, joinsPerMinute: 20 };
     this.rate = new TokenBucket(limits.eventBurst, limits.eventsPerSecond);
     this.joins = new TokenBucket(limits.joinsPerMinute, limits.joinsPerMinute / 60);
@@ -482,6 +506,8 @@ class Connection {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
     if (!this.joins.take()) throw new SignallingError('limit_reached', 'too many joins on this connection; wait a minute');
     const data = this.socket.data;
+    const linkKey = data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? `party:${JSON.stringify(data.claims)}` : null;
+    if (linkKey && !this.takeLinkJoin(linkKey)) throw new SignallingError('limit_reached', 'too many joins with this link; wait a minute');
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
     // The link's window is checked at every join, not only at the handshake: a socket
     // opened before the link expired must not join (or rejoin) after it.
