@@ -22,6 +22,8 @@ export interface BeepFlashSpec {
 /** The pattern's facts, shared with the analyser and the tests. */
 export const beepFlash = {
   fps: 25,
+  /** A key frame every 5 frames (0.2 s), like the plain synthetic clip: the clip is copied, so a new viewer waits for the next one. */
+  keyFrameIntervalFrames: 5,
   periodS: 1,
   flashFrames: 2,
   beepHz: 1000,
@@ -78,7 +80,7 @@ export async function ensureBeepFlashClip(ffmpeg: string, dir: string, spec: Bee
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', video,
     '-f', 'lavfi', '-i', audio,
-    '-c:v', 'libvpx', '-b:v', '1500k', '-g', String(beepFlash.fps), '-keyint_min', String(beepFlash.fps), '-deadline', 'realtime', '-cpu-used', '8', '-threads', '2', '-auto-alt-ref', '0',
+    '-c:v', 'libvpx', '-b:v', '1500k', '-g', String(beepFlash.keyFrameIntervalFrames), '-keyint_min', String(beepFlash.keyFrameIntervalFrames), '-deadline', 'realtime', '-cpu-used', '8', '-threads', '2', '-auto-alt-ref', '0',
     '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-ar', '48000',
     '-shortest', tmp,
   ];

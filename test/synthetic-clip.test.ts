@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
 import { CLIP_FPS, KEY_FRAME_INTERVAL_FRAMES, ensureSyntheticClip } from '../room-agent/synthetic-clip.js';
+import { beepFlash, ensureBeepFlashClip } from '../room-agent/beep-flash-clip.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'plea-clip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,5 +30,15 @@ describe('synthetic room clip', () => {
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
     expect(Math.max(...gaps)).toBeLessThanOrEqual(KEY_FRAME_INTERVAL_FRAMES / CLIP_FPS + 0.01);
     expect(KEY_FRAME_INTERVAL_FRAMES / CLIP_FPS).toBeLessThanOrEqual(0.2);
+  });
+
+  it('the beep-and-flash clip too', async () => {
+    const ffmpeg = findFfmpeg().path;
+    const clip = await ensureBeepFlashClip(ffmpeg, dir, { roomId: 'clip-test', roomName: '测试', seconds: 3 });
+    const times = keyFrameTimes(ffmpeg, clip);
+    expect(times.length).toBeGreaterThanOrEqual(Math.floor((3 * beepFlash.fps) / beepFlash.keyFrameIntervalFrames));
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(beepFlash.keyFrameIntervalFrames / beepFlash.fps + 0.01);
+    expect(beepFlash.keyFrameIntervalFrames / beepFlash.fps).toBeLessThanOrEqual(0.2);
   });
 });
