@@ -16,6 +16,8 @@ import { auditKeysOf, loadSecrets, restrictToOwner, type Secrets } from './acces
 import { StaffKeys } from './access/staff-auth.js';
 import { buildHttp } from './http/app.js';
 import { tlsFor } from './http/tls.js';
+import { AgentCredentials } from './access/agent-credentials.js';
+import { agentCredentialRoutes } from './http/agent-credential-routes.js';
 import { AuditThrottle } from './audit/audit-throttle.js';
 import { actorOf, type AccessRegistry } from './access/authorization.js';
 import { AccountStore } from './access/account-store.js';
@@ -49,6 +51,8 @@ export interface RunningServer {
   signalling: Signalling;
   tokens: JoinTokens;
   secrets: Secrets;
+  /** Room agents' credentials: rotate and revoke without a restart. */
+  agentCredentials: AgentCredentials;
   http: FastifyInstance;
   /** Every REST route with its declared access rule. */
   access: AccessRegistry;
@@ -92,6 +96,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   // Fastify owns the HTTP server; Socket.io attaches to it before listening.
   const staffKeys = new StaffKeys(secrets.staffKeys);
   const accounts = new Accounts(db, new AccountStore(db, audit), secrets.cookieSecret, componentLogger(log, 'accounts'));
+  const agentCredentials = new AgentCredentials(secrets, path.join(config.dataDir, 'secrets.json'), audit, new Set(config.site.rooms.map((r) => r.id)));
   const httpLog = componentLogger(log, 'http');
   const httpRefusals = new AuditThrottle(audit, { burst: 10, windowMs: 60_000 });
   const tls = await tlsFor(config);
@@ -108,7 +113,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
           const staffId = staffKeys.staffFor(token);
           return staffId ? { kind: 'staff-key', staffId } : null;
         }
-        const agent = agentFromAuthorization(header, (roomId) => (Object.hasOwn(secrets.agentCredentials, roomId) ? secrets.agentCredentials[roomId] : undefined));
+        const agent = agentFromAuthorization(header, (roomId) => agentCredentials.get(roomId));
         return agent ? { kind: 'agent', roomId: agent.roomId } : null;
       }
       const cookie = readSessionCookie(req);
@@ -148,7 +153,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     registry,
     store,
     tokens,
-    agentCredentials: new Map(Object.entries(secrets.agentCredentials)),
+    agentCredentials,
     audit,
     log: componentLogger(log, 'signalling'),
     timeZone: config.site.timeZone,
@@ -182,6 +187,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     },
   });
   recorder.on('disk', (notice) => signalling.toBoards('recording:disk', notice));
+  await http.register(agentCredentialRoutes({ credentials: agentCredentials, rooms: new Set(config.site.rooms.map((r) => r.id)), disconnect: (roomId) => signalling.disconnectAgent(roomId) }));
   await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));
   await http.register(authRoutes(accounts));
@@ -226,7 +232,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, http, access, accounts, schedule, recordings, evidence, recorder,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, agentCredentials, http, access, accounts, schedule, recordings, evidence, recorder,
     async close() {
       if (closing) return;
       closing = true;

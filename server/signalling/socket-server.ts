@@ -68,7 +68,7 @@ export interface SignallingDeps {
   store: SessionStore;
   tokens: JoinTokens;
   /** Room id → the room agent's credential. */
-  agentCredentials: ReadonlyMap<string, string>;
+  agentCredentials: { get(roomId: string): string | undefined };
   audit: AuditTrail;
   log: Logger;
   /** Per-connection event rate and joins per minute (config limits). */
@@ -252,6 +252,11 @@ export class Signalling {
     const expected = this.deps.agentCredentials.get(auth.roomId);
     if (expected === undefined || !sameSecret(expected, auth.credential)) return { ok: false, reason: 'unknown room or wrong agent credential' };
     return { ok: true, data: { kind: 'agent', roomId: auth.roomId } };
+  }
+
+  /** Drops the room's agent connection (its credential was rotated or revoked). */
+  disconnectAgent(roomId: string): void {
+    this.io.to(`agent:${roomId}`).disconnectSockets(true);
   }
 
   agentStatus(roomId: string): AgentStatus {
