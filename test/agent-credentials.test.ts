@@ -31,7 +31,7 @@ describe('room agent credentials', () => {
 
   it('the REST routes refuse anyone but an administrator', async () => {
     const key = Object.values(server.secrets.staffKeys)[0]!;
-    for (const headers of [{}, { authorization: `Bearer ${key}` }]) {
+    for (const headers of [{}, { authorization: `Bearer ${key}` }] as Array<Record<string, string>>) {
       const res = await fetch(`${server.url}/api/rooms/interrogation-1/agent-credential`, { method: 'POST', headers });
       expect([401, 403]).toContain(res.status);
     }
