@@ -22,7 +22,8 @@ import { AuditThrottle } from './audit/audit-throttle.js';
 import { actorOf, type AccessRegistry } from './access/authorization.js';
 import { AccountStore } from './access/account-store.js';
 import { Accounts } from './access/accounts.js';
-import { authRoutes, readSessionCookie } from './http/auth-routes.js';
+import { authRoutes, readSessionCookie, sessionCookie } from './http/auth-routes.js';
+import { JoinRules } from './access/join-rules.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
@@ -161,8 +162,18 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     limits: config.limits,
     allowedOrigins: config.http.allowedOrigins,
     trustProxy: config.http.trustProxy !== false,
+    personFromCookie: (header) => {
+      if (!header) return null;
+      const raw = http.parseCookie(header)[sessionCookie];
+      if (!raw) return null;
+      const unsigned = http.unsignCookie(raw);
+      const p = unsigned.valid && unsigned.value ? accounts.principalForSession(unsigned.value) : null;
+      return p?.kind === 'user' ? p : null;
+    },
+    joinRules: { forPerson: (person, bookingId, now) => joinRules.forPerson(person, bookingId, now) },
   });
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'), options.clock);
+  const joinRules = new JoinRules(schedule, config);
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
   const recordings = new RecordingStore(db, audit);

@@ -40,7 +40,7 @@ describe('staff authentication', () => {
     expect((await call(server.url, 'POST', '/api/bookings', bookingRequest(), 'x'.repeat(24))).status).toBe(401);
     expect((await call(server.url, 'GET', '/api/bookings/B20261127-001/join-links')).status).toBe(401);
     await expect(connect(server.url, { kind: 'board', key: 'y'.repeat(24) })).rejects.toThrow(/staff key/);
-    await expect(connect(server.url, { kind: 'board' })).rejects.toThrow(/bad handshake/);
+    await expect(connect(server.url, { kind: 'board' })).rejects.toThrow(/sign in first/);
   });
 });
 

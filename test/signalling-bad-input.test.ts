@@ -60,7 +60,7 @@ describe('messages', () => {
     const missing = errorOf(await send(socket, 'transport:connect', { transportId: 'x' }));
     expect(missing.message).toMatch(/dtlsParameters/);
     expect(errorOf(await send(socket, 'session:join', 'not an object')).code).toBe('bad_request');
-    expect(errorOf(await send(socket, 'session:join', { displayName: 'a', extra: 1 })).message).toMatch(/extra/);
+    expect(errorOf(await send(socket, 'session:join', { bookingId: 'B-1', extra: 1 })).message).toMatch(/extra/);
   });
 
   it('answers unknown events and agent-only events', async () => {

@@ -125,7 +125,7 @@ function wire(transport: Transport, request: Request): void {
 
 async function start(index: number, signal: PartySignal): Promise<PartyStart> {
   const { socket, request } = signal.kind === 'socket' ? await socketRequest(signal.url, signal.token) : { socket: null, request: bindingRequest(index) };
-  const joined: JoinReply = await request('session:join', { displayName: `bench ${index}` });
+  const joined: JoinReply = await request('session:join', {});
   const device = new Device();
   await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as Parameters<Device['load']>[0]['routerRtpCapabilities'] });
   const send = device.createSendTransport(transportOptions(await request('transport:create', { direction: 'send' })));

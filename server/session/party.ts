@@ -35,12 +35,23 @@ export class RequestError extends Error {
   }
 }
 
+/** Who a party is beyond its role: the person (for one live party per person and role), where from, until when. */
+export interface PartyIdentity {
+  /** `user:<id>`, `guest:<link id>`, `link:<signature>`; null for a room agent (one per room anyway). */
+  personKey: string | null;
+  remoteAddress: string | null;
+  /** The end of its right to be in the session; the session tells it, then removes it after a grace. */
+  until: Date | null;
+}
+
 export type PartyEvents = {
   'producer-added': [ProducerView];
   'producer-removed': [{ producerId: string; partyId: string }];
   'producer-paused': [{ producerId: string; partyId: string }];
   'producer-resumed': [{ producerId: string; partyId: string }];
   'consumer-closed': [{ consumerId: string; producerId: string }];
+  /** Its window ended: it will be removed at `removeAt`. */
+  'window-ending': [{ removeAt: Date }];
   closed: [reason: PartyLeaveReason];
 };
 
@@ -76,7 +87,8 @@ export class Party extends TypedEmitter<PartyEvents> {
     readonly displayName: string,
     private readonly router: types.Router,
     private readonly listen: TransportListen,
-    private readonly directory: ProducerDirectory
+    private readonly directory: ProducerDirectory,
+    readonly identity: PartyIdentity = { personKey: null, remoteAddress: null, until: null }
   ) {
     super();
   }
@@ -394,6 +406,11 @@ export class Party extends TypedEmitter<PartyEvents> {
     }
     this.transports.set(transport.id, transport);
     transport.observer.once('close', () => this.transports.delete(transport.id));
+  }
+
+  /** Called by its session when its window ended. */
+  windowEnding(removeAt: Date): void {
+    if (!this.closedFlag) this.emit('window-ending', { removeAt });
   }
 
   close(reason: PartyLeaveReason): void {

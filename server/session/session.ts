@@ -6,8 +6,11 @@ import type { types } from 'mediasoup';
 import { TypedEmitter } from '../events.js';
 import type { PartyRole, PartyView, ProducerView, SessionView } from '../signalling/protocol.js';
 import type { RoomConfig } from '../config.js';
-import { Party, RequestError, type ProducerDirectory, type TransportListen } from './party.js';
+import { Party, RequestError, type PartyIdentity, type ProducerDirectory, type TransportListen } from './party.js';
 import { PARTIES_PER_ROLE, PORTS_PER_SESSION } from './limits.js';
+
+/** How long a party whose window ended is told before it is removed. */
+export const windowGraceMs = 60_000;
 import type { PartyLeaveReason, SessionCloseReason } from './close-reason.js';
 
 export type SessionEvents = {
@@ -51,15 +54,37 @@ export class Session extends TypedEmitter<SessionEvents> implements ProducerDire
    */
   journal: ((party: Party, remoteAddress: string | null) => void) | null = null;
 
-  addParty(role: PartyRole, displayName: string, remoteAddress: string | null = null): Party {
+  /**
+   * Admits a party. One live party per person and role: an earlier party of the
+   * same person in the same role is replaced (closed with 'replaced', so its page
+   * is told). A party with an end of its right is told at that end and removed
+   * `graceMs` later.
+   */
+  addParty(role: PartyRole, displayName: string, identity?: PartyIdentity, graceMs = windowGraceMs): Party {
     if (this.closedFlag) throw new Error('session is closed');
+    // The same person's earlier party in this role gives way to this one (it does not count against the cap).
+    const replaced = identity?.personKey ? this.partyList().filter((p) => p.role === role && p.identity.personKey === identity.personKey) : [];
     const cap = PARTIES_PER_ROLE.get(role) ?? 1;
-    if (this.partyList().filter((p) => p.role === role).length >= cap) {
+    if (this.partyList().filter((p) => p.role === role && !replaced.includes(p)).length >= cap) {
       throw new RequestError('limit_reached', `this session already has its ${cap === 1 ? '' : `${cap} `}${role} part${cap === 1 ? 'y' : 'ies'}`);
     }
-    const party = new Party(role, displayName, this.router, this.listen, this);
-    // A join that cannot be recorded does not happen.
-    this.journal?.(party, remoteAddress);
+    const party = new Party(role, displayName, this.router, this.listen, this, identity);
+    // A join that cannot be recorded does not happen (and replaces nobody).
+    this.journal?.(party, identity?.remoteAddress ?? null);
+    for (const p of replaced) p.close('replaced');
+    if (identity?.until) {
+      const timers: NodeJS.Timeout[] = [];
+      const removeAt = new Date(identity.until.getTime() + graceMs);
+      const at = (when: Date, fn: () => void) => {
+        // setTimeout holds at most ~24.8 days; a window that long is not a hearing.
+        const t = setTimeout(fn, Math.max(0, Math.min(when.getTime() - Date.now(), 2 ** 31 - 1)));
+        t.unref();
+        timers.push(t);
+      };
+      at(identity.until, () => party.windowEnding(removeAt));
+      at(removeAt, () => party.close('removed'));
+      party.once('closed', () => timers.forEach((t) => clearTimeout(t)));
+    }
     this.parties.set(party.id, party);
     party.on('producer-added', (p) => this.emit('producer-added', p));
     party.on('producer-removed', (p) => this.emit('producer-removed', p));

@@ -84,8 +84,13 @@ export const AgentAuth = Type.Object(
   { additionalProperties: false }
 );
 /** A staff page showing the schedule board (read-only pushes). */
-export const BoardAuth = Type.Object({ kind: Type.Literal('board'), key: Type.String({ minLength: 16, maxLength: 256 }) }, { additionalProperties: false });
-export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth, BoardAuth]);
+export const BoardAuth = Type.Object(
+  { kind: Type.Literal('board'), key: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) },
+  { additionalProperties: false }
+);
+/** A signed-in person's page: the session cookie (sent with the handshake) says who; session:join names the booking. */
+export const PersonAuth = Type.Object({ kind: Type.Literal('person') }, { additionalProperties: false });
+export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth, BoardAuth, PersonAuth]);
 export type HandshakeAuth = Static<typeof HandshakeAuth>;
 
 // ---------------------------------------------------------------------------
@@ -247,8 +252,12 @@ export interface AgentJoinReply {
 // ---------------------------------------------------------------------------
 // Client → server payload schemas (one per event)
 export const clientEventSchemas = {
-  // `displayName` is accepted from older pages and ignored: the name shown comes from the signed link or the role.
-  'session:join': Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
+  // Display names come from the account, the booking or the room, never from the client: `displayName` is
+  // accepted from older pages and ignored. A signed-in person names the booking to join.
+  'session:join': Type.Object(
+    { bookingId: Type.Optional(Id), displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+    { additionalProperties: false }
+  ),
   'session:leave': Type.Object({}, { additionalProperties: false }),
   'transport:create': Type.Object(
     { direction: Type.Union([Type.Literal('send'), Type.Literal('recv')]), forceTcp: Type.Optional(Type.Boolean()) },
@@ -348,6 +357,8 @@ export interface ServerToClientEvents {
   'producer:resumed': (producer: { producerId: string; partyId: string }) => void;
   'consumer:closed': (consumer: { consumerId: string; producerId: string }) => void;
   'session:closed': (info: { sessionId: string; reason: string }) => void;
+  /** To a party: its window ended; the server removes it at removeAt (ISO). */
+  'party:window-ending': (info: { partyId: string; removeAt: string }) => void;
   /** To a room agent: a session opened (or closed: sessionId null) for its room. */
   'agent:session': (info: { sessionId: string | null }) => void;
   /** To schedule boards: something of that day changed; fetch it again. */

@@ -2,7 +2,7 @@
 // credential for room agents), checks every payload against its schema in
 // protocol.ts, and calls into the session. Bad input gets an error reply and
 // never reaches mediasoup unchecked; nothing a client sends can crash the server.
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { Logger } from '../logger.js';
@@ -12,7 +12,8 @@ import type { StaffKeys } from '../access/staff-auth.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { SessionStore } from '../session/session-store.js';
 import type { Session } from '../session/session.js';
-import { RequestError, type Party } from '../session/party.js';
+import { RequestError, type Party, type PartyIdentity } from '../session/party.js';
+import type { JoinRules } from '../access/join-rules.js';
 import type { PartyLeaveReason } from '../session/close-reason.js';
 import { AuditUnavailableError, type AuditTrail } from '../audit/audit-trail.js';
 import { AuditThrottle } from '../audit/audit-throttle.js';
@@ -23,18 +24,29 @@ import {
   PartyAuth,
   AgentAuth,
   BoardAuth,
+  PersonAuth,
   clientEventSchemas,
   type ClientEventName,
   type ClientPayload,
   type ClientReply,
   type ClientToServerEvents,
   type ErrorCode,
+  type PartyRole,
   type HealthReport,
   type Reply,
   type ServerToClientEvents,
 } from './protocol.js';
 
-type SocketData = { kind: 'party'; claims: JoinClaims } | { kind: 'agent'; roomId: string } | { kind: 'board'; principal: Principal };
+type Person = Extract<Principal, { kind: 'user' }>;
+/**
+ * A browser party holds either a join link's claims (guests, links of before
+ * accounts) or a signed-in person, whose bookings the join rules check.
+ */
+type SocketData =
+  | { kind: 'party'; claims: JoinClaims; person: null; remoteAddress: string }
+  | { kind: 'party'; claims: null; person: Person; remoteAddress: string }
+  | { kind: 'agent'; roomId: string; remoteAddress: string }
+  | { kind: 'board'; principal: Principal; remoteAddress: string };
 type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -51,6 +63,7 @@ const authCheckers = new Map<string, { check(value: unknown): Checked<HandshakeA
   ['party', checker(PartyAuth)],
   ['agent', checker(AgentAuth)],
   ['board', checker(BoardAuth)],
+  ['person', checker(PersonAuth)],
 ]);
 const anyAuthChecker = checker(HandshakeAuth);
 
@@ -70,6 +83,10 @@ export interface SignallingDeps {
   /** Room id → the room agent's credential. */
   agentCredentials: { get(roomId: string): string | undefined };
   audit: AuditTrail;
+  /** The signed-in person a handshake's Cookie header names, or null. */
+  personFromCookie(cookieHeader: string | undefined): Person | null;
+  /** Who may join which booking, until when. */
+  joinRules: Pick<JoinRules, 'forPerson'>;
   log: Logger;
   /** Per-connection event rate and joins per minute (config limits). */
   limits?: { eventsPerSecond: number; eventBurst: number; joinsPerMinute: number };
@@ -127,7 +144,7 @@ export class Signalling {
         next(err);
       };
       Promise.resolve()
-        .then(() => this.authenticate(socket.handshake.auth))
+        .then(() => this.authenticate(socket.handshake.auth, socket.handshake.headers.cookie, normaliseIp(socket.handshake.address)))
         .then(
           (outcome) => {
             const remoteAddress = normaliseIp(socket.handshake.address);
@@ -233,25 +250,38 @@ export class Signalling {
   }
 
   /** Checks a handshake's `auth`; every outside string is looked up in Maps only. */
-  authenticate(raw: unknown): { ok: true; data: SocketData } | { ok: false; reason: string } {
+  authenticate(raw: unknown, cookieHeader?: string, remoteAddress = ''): { ok: true; data: SocketData } | { ok: false; reason: string } {
     // The kind picks the schema, so the error names the field that is wrong.
     const kind = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'kind') ? (raw as { kind: unknown }).kind : undefined;
     const checked = (typeof kind === 'string' ? authCheckers.get(kind) : undefined)?.check(raw) ?? anyAuthChecker.check(raw);
     if (!checked.ok) return { ok: false, reason: `bad handshake: ${checked.message}` };
     const auth = checked.value;
     if (auth.kind === 'board') {
+      if (auth.key === undefined) {
+        // A signed-in member of staff's board.
+        const person = this.deps.personFromCookie(cookieHeader);
+        if (!person) return { ok: false, reason: 'sign in first' };
+        if (person.mustChangePassword || !person.roles.includes('detention_staff')) return { ok: false, reason: 'the schedule board is for detention-centre staff' };
+        return { ok: true, data: { kind: 'board', principal: person, remoteAddress } };
+      }
       const staffId = this.deps.staffKeys.staffFor(auth.key);
       if (!staffId) return { ok: false, reason: 'wrong staff key' };
-      return { ok: true, data: { kind: 'board', principal: { kind: 'staff-key', staffId } } };
+      return { ok: true, data: { kind: 'board', principal: { kind: 'staff-key', staffId }, remoteAddress } };
+    }
+    if (auth.kind === 'person') {
+      const person = this.deps.personFromCookie(cookieHeader);
+      if (!person) return { ok: false, reason: 'sign in first' };
+      if (person.mustChangePassword) return { ok: false, reason: 'change your password first' };
+      return { ok: true, data: { kind: 'party', claims: null, person, remoteAddress } };
     }
     if (auth.kind === 'party') {
       const verdict = this.deps.tokens.verify(auth.token);
       if (!verdict.ok) return { ok: false, reason: verdict.reason };
-      return { ok: true, data: { kind: 'party', claims: verdict.claims } };
+      return { ok: true, data: { kind: 'party', claims: verdict.claims, person: null, remoteAddress } };
     }
     const expected = this.deps.agentCredentials.get(auth.roomId);
     if (expected === undefined || !sameSecret(expected, auth.credential)) return { ok: false, reason: 'unknown room or wrong agent credential' };
-    return { ok: true, data: { kind: 'agent', roomId: auth.roomId } };
+    return { ok: true, data: { kind: 'agent', roomId: auth.roomId, remoteAddress } };
   }
 
   /** Drops the room's agent connection (its credential was rotated or revoked). */
@@ -306,9 +336,22 @@ export class Signalling {
   }
 }
 
+/** A join link's holder: the link's signature (never logged), hashed. */
+function linkKey(auth: unknown): string {
+  const token = typeof auth === 'object' && auth !== null && Object.hasOwn(auth, 'token') ? (auth as { token: unknown }).token : '';
+  return createHash('sha256').update(typeof token === 'string' ? token : '').digest('hex').slice(0, 32);
+}
+
+function joinSubject(data: SocketData, bookingId: string | undefined): string {
+  if (data.kind === 'agent') return `room:${data.roomId}`;
+  if (data.kind === 'board') return 'board';
+  if (data.claims) return data.claims.bookingId !== null ? `booking:${data.claims.bookingId}` : `room:${data.claims.roomId}`;
+  return bookingId ? `booking:${bookingId}` : 'booking:?';
+}
+
 function whoOf(data: SocketData): string {
   if (data.kind === 'agent') return `agent:${data.roomId}`;
-  if (data.kind === 'party') return `party:${data.claims.role}`;
+  if (data.kind === 'party') return data.person ? `user:${data.person.username}` : `party:${data.claims.role}`;
   return `board:${actorOf(data.principal)}`;
 }
 
@@ -349,9 +392,10 @@ class Connection {
     const limits = deps.limits ?? { eventsPerSecond: 50, eventBurst: 200, joinsPerMinute: 20 };
     this.rate = new TokenBucket(limits.eventBurst, limits.eventsPerSecond);
     this.joins = new TokenBucket(limits.joinsPerMinute, limits.joinsPerMinute / 60);
-    this.handle('session:join', () => this.join());
+    this.handle('session:join', (p) => this.join(p.bookingId));
+    // The room's name is the agent's display name, whatever it sends.
     this.handle('agent:join', () => {
-      const joined = this.join();
+      const joined = this.join(undefined);
       const session = this.session!;
       const caseNumber = session.bookingId ? deps.caseNumberOf?.(session.bookingId) ?? null : null;
       return {
@@ -486,9 +530,9 @@ class Connection {
   }
 
   /** Joins; a refused join is audited (throttled per address) and answered. */
-  private join() {
+  private join(bookingId: string | undefined) {
     try {
-      return this.joinSession();
+      return this.joinSession(bookingId);
     } catch (err) {
       if ((err instanceof SignallingError && err.code !== 'already_joined') || err instanceof RequestError) {
         const remoteAddress = normaliseIp(this.socket.handshake.address);
@@ -496,7 +540,7 @@ class Connection {
           this.refusals.append(`join:${remoteAddress}`, {
             actor: whoOf(this.socket.data),
             action: 'join.refused',
-            subject: this.socket.data.kind === 'party' ? `room:${this.socket.data.claims.roomId}` : this.socket.data.kind === 'agent' ? `room:${this.socket.data.roomId}` : 'board',
+            subject: joinSubject(this.socket.data, bookingId),
             detail: { code: err.code, why: err.message, remoteAddress },
           });
         } catch (auditErr) {
@@ -507,42 +551,59 @@ class Connection {
     }
   }
 
-  private joinSession() {
+  private joinSession(bookingId: string | undefined) {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
     if (!this.joins.take()) throw new SignallingError('limit_reached', 'too many joins on this connection; wait a minute');
     const data = this.socket.data;
     const linkKey = data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? `party:${JSON.stringify(data.claims)}` : null;
     if (linkKey && !this.takeLinkJoin(linkKey)) throw new SignallingError('limit_reached', 'too many joins with this link; wait a minute');
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
-    // The link's window is checked at every join, not only at the handshake: a socket
-    // opened before the link expired must not join (or rejoin) after it.
-    if (data.kind === 'party') {
-      const now = Date.now();
-      if (now > data.claims.exp) throw new SignallingError('forbidden', 'join link expired');
-      if (now < data.claims.nbf) throw new SignallingError('forbidden', 'join link not valid yet');
-    }
-    // A booking's link finds its booking's session wherever the booking went (moved room); others the room's.
-    const session =
-      data.kind === 'party' && data.claims.bookingId !== null
-        ? this.deps.registry.forBooking(data.claims.bookingId)
-        : this.deps.registry.forRoom(data.kind === 'agent' ? data.roomId : data.claims.roomId);
-    if (!session) throw new SignallingError('no_session', 'no session is open for this room now');
-    // A link joins only the session it was made for: a booking's link its booking, a
-    // standing (demo) link only a standing session, never a booking's hearing.
-    if (data.kind === 'party' && data.claims.bookingId !== session.bookingId) {
-      throw new SignallingError('forbidden', 'this join link is for another booking');
-    }
-    const role = data.kind === 'agent' ? 'room' : data.claims.role;
-    if (role === 'room') {
+    let session: Session | undefined;
+    let role: PartyRole;
+    let name: string;
+    let identity: PartyIdentity;
+    if (data.kind === 'agent') {
+      session = this.deps.registry.forRoom(data.roomId);
+      if (!session) throw new SignallingError('no_session', 'no session is open for this room now');
       // A room has one agent: a restarted agent replaces its stale party.
       for (const p of session.partyList()) if (p.role === 'room') p.close('replaced');
+      role = 'room';
+      name = session.room.name;
+      identity = { personKey: null, remoteAddress: data.remoteAddress, until: null };
+    } else if (data.person) {
+      // Joining is personal: the join rules say whether this person is booked on it, and until when.
+      if (!bookingId) throw new SignallingError('bad_request', 'session:join: bookingId is required for a signed-in person');
+      const verdict = this.deps.joinRules.forPerson(data.person, bookingId);
+      if (!verdict.ok) throw new SignallingError(verdict.code, verdict.message);
+      session = this.deps.registry.forBooking(bookingId);
+      if (!session) throw new SignallingError('no_session', 'the session of this booking is not open yet');
+      role = verdict.right.role;
+      name = verdict.right.displayName;
+      identity = { personKey: verdict.right.personKey, remoteAddress: data.remoteAddress, until: verdict.right.until };
+    } else {
+      const claims = data.claims;
+      const subject = claims.bookingId !== null ? `booking:${claims.bookingId}` : `room:${claims.roomId}`;
+      // The link's window is checked on every join, not only at the handshake.
+      const now = Date.now();
+      if (now < claims.nbf || now > claims.exp) {
+        throw new SignallingError('forbidden', now > claims.exp ? 'this join link has expired' : 'this join link is not valid yet');
+      }
+      // A booking's link finds its booking's session wherever the booking went (moved room); others the room's.
+      session = claims.bookingId !== null ? this.deps.registry.forBooking(claims.bookingId) : this.deps.registry.forRoom(claims.roomId);
+      if (!session) throw new SignallingError('no_session', 'no session is open for this room now');
+      // A link joins only the session it was made for: a booking's link its booking, a
+      // standing (demo) link only a standing session, never a booking's hearing.
+      if (claims.bookingId !== session.bookingId || (bookingId !== undefined && bookingId !== claims.bookingId)) {
+        throw new SignallingError('forbidden', 'this join link is for another booking');
+      }
+      role = claims.role;
+      name = claims.displayName ?? defaultNames.get(role) ?? role;
+      // One device at a time per link: a second join with the same link replaces the first.
+      identity = { personKey: `link:${linkKey(this.socket.handshake.auth)}`, remoteAddress: data.remoteAddress, until: new Date(claims.exp) };
     }
-    // The name others see comes from the signed link (or the room, or the role), never
-    // from the client: a lawyer must not appear as "检察官1". A name the page sends is ignored.
-    const name = (data.kind === 'party' ? data.claims.displayName : undefined) ?? (role === 'room' ? session.room.name : defaultNames.get(role) ?? role);
     let party: Party;
     try {
-      party = session.addParty(role, name, normaliseIp(this.socket.handshake.address));
+      party = session.addParty(role, name, identity);
     } catch (err) {
       if (err instanceof AuditUnavailableError) throw new SignallingError('unavailable', 'the join cannot be recorded in the audit trail, so it is refused');
       throw err;
@@ -553,6 +614,8 @@ class Connection {
     this.log.info({ sessionId: session.id, partyId: party.id, role }, 'party joined');
     return { partyId: party.id, session: session.view(), routerRtpCapabilities: session.router.rtpCapabilities as unknown as ClientReply<'session:join'>['routerRtpCapabilities'] };
   }
+
+
 
   private bind(session: Session, party: Party): void {
     const s = this.socket;
@@ -574,6 +637,7 @@ class Connection {
       paused: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:paused', p),
       resumed: (p: { producerId: string; partyId: string }) => p.partyId !== self && s.emit('producer:resumed', p),
       consumerClosed: (c: { consumerId: string; producerId: string }) => s.emit('consumer:closed', c),
+      windowEnding: (w: { removeAt: Date }) => s.emit('party:window-ending', { partyId: self, removeAt: w.removeAt.toISOString() }),
     };
     session.on('party-joined', listeners.partyJoined);
     session.on('party-left', listeners.partyLeft);
@@ -582,6 +646,7 @@ class Connection {
     session.on('producer-paused', listeners.paused);
     session.on('producer-resumed', listeners.resumed);
     party.on('consumer-closed', listeners.consumerClosed);
+    party.on('window-ending', listeners.windowEnding);
     this.unsubscribe.push(() => {
       session.off('party-joined', listeners.partyJoined);
       session.off('party-left', listeners.partyLeft);
@@ -590,6 +655,7 @@ class Connection {
       session.off('producer-paused', listeners.paused);
       session.off('producer-resumed', listeners.resumed);
       party.off('consumer-closed', listeners.consumerClosed);
+      party.off('window-ending', listeners.windowEnding);
     });
   }
 

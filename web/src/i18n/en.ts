@@ -109,6 +109,22 @@ const en: MessageSchema = {
     'server-disconnect': 'The server closed the connection.',
     removed: 'You were removed from the session: {detail}',
   },
+  login: {
+    title: 'Sign in',
+    username: 'Username',
+    password: 'Password',
+    submit: 'Sign in',
+    failed: 'Sign-in failed: {detail}',
+    changeTitle: 'First sign-in: change your password',
+    current: 'Current password',
+    newPassword: 'New password (at least 10 characters)',
+    change: 'Change password',
+    setupTitle: 'Create the first administrator',
+    displayName: 'Name',
+    create: 'Create',
+    signedInAs: 'Signed in: {name}',
+    logout: 'Sign out',
+  },
 };
 
 export default en;

@@ -108,6 +108,22 @@ const zhCN = {
     'server-disconnect': '服务器断开了连接。',
     removed: '您已被移出会话：{detail}',
   },
+  login: {
+    title: '登录',
+    username: '用户名',
+    password: '密码',
+    submit: '登录',
+    failed: '登录失败：{detail}',
+    changeTitle: '首次登录，请修改密码',
+    current: '当前密码',
+    newPassword: '新密码（至少 10 个字符）',
+    change: '修改密码',
+    setupTitle: '创建第一个管理员账户',
+    displayName: '姓名',
+    create: '创建',
+    signedInAs: '已登录：{name}',
+    logout: '退出登录',
+  },
 };
 
 export default zhCN;

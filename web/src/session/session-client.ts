@@ -153,8 +153,10 @@ export interface SessionSnapshot {
 }
 
 export interface SessionClientOptions {
-  token: string;
-  displayName?: string;
+  /** A join link's token (guests)… */
+  token?: string;
+  /** …or, for a signed-in person (the session cookie goes with the handshake), the booking to join. */
+  bookingId?: string;
   /** Socket.io URL; same origin when omitted. */
   url?: string;
 }
@@ -198,7 +200,7 @@ const ROLE_ORDER: Record<PartyRole, number> = { room: 0, prosecutor: 1, lawyer: 
 
 export class SessionClient extends TypedEmitter<SessionClientEvents> {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
-  private readonly displayName: string | undefined;
+  private readonly bookingId: string | undefined;
 
   // Connection and join state
   private socketState: SocketState = 'connecting';
@@ -264,9 +266,10 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
 
   constructor(options: SessionClientOptions) {
     super();
-    this.displayName = options.displayName?.trim().slice(0, 64) || undefined;
+    this.bookingId = options.bookingId;
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(options.url ?? '/', {
-      auth: { kind: 'party', token: options.token },
+      // Display names come from the account or the booking, never from this page.
+      auth: options.token ? { kind: 'party', token: options.token } : { kind: 'person' },
       autoConnect: false,
       reconnection: true,
       reconnectionDelay: 500,
@@ -755,7 +758,7 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
   }
 
   private joinPayload(): ClientPayload<'session:join'> {
-    return this.displayName ? { displayName: this.displayName } : {};
+    return this.bookingId ? { bookingId: this.bookingId } : {};
   }
 
   private async loadDevice(routerRtpCapabilities: MsRtpCapabilities): Promise<void> {
