@@ -555,8 +555,9 @@ class Connection {
     if (this.party && !this.party.closed) throw new SignallingError('already_joined', 'already joined');
     if (!this.joins.take()) throw new SignallingError('limit_reached', 'too many joins on this connection; wait a minute');
     const data = this.socket.data;
-    const linkKey = data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? `party:${JSON.stringify(data.claims)}` : null;
-    if (linkKey && !this.takeLinkJoin(linkKey)) throw new SignallingError('limit_reached', 'too many joins with this link; wait a minute');
+    // The join budget per link (or per signed-in person) across connections.
+    const budgetKey = data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? (data.person ? `user:${data.person.userId}` : `party:${JSON.stringify(data.claims)}`) : null;
+    if (budgetKey && !this.takeLinkJoin(budgetKey)) throw new SignallingError('limit_reached', 'too many joins with this link; wait a minute');
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
     let session: Session | undefined;
     let role: PartyRole;
