@@ -183,7 +183,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     db, audit, config, recordings, schedule: schedule.store, evidenceKeyPem: secrets.evidenceKeyPem, ffmpegPath: findFfmpeg(config.ffmpegPath).path,
   });
   await http.register(evidenceRoutes(evidence));
-  await http.register(clerkRoutes(evidence, recordings));
+  await http.register(clerkRoutes(evidence));
   await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, bookingRoom: (id) => schedule.store.row(id)?.room_id ?? null }));
   const recorder = new Recorder({
     config: { ...config.recording, dataDir: config.dataDir, ffmpegPath: findFfmpeg(config.ffmpegPath).path, listenIp: config.media.plainListenIp },

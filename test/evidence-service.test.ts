@@ -149,6 +149,10 @@ describe('evidence clerk', () => {
     const absent = await burn('master', 'absent');
     expect(absent.statusCode).toBe(409);
     expect(absent.json()).toMatchObject({ error: 'no_drive', message: expect.stringContaining('no optical drive is attached') });
+    // The service refuses what the clerk page is shown closed (clerk-actions.ts, one rule): no seal before the master is burned.
+    const early = await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/seal`, payload: { witness: '见证人 刘某' } });
+    expect(early.statusCode).toBe(409);
+    expect(early.json()).toMatchObject({ error: 'master_not_burned' });
     const [m, w] = await Promise.all([burn('master', 'drive-a'), burn('working', 'drive-b')]);
     expect((await settle(m.json() as EvidenceJob)).state).toBe('done');
     expect((await settle(w.json() as EvidenceJob)).state).toBe('done');
@@ -157,6 +161,13 @@ describe('evidence clerk', () => {
     expect(server.evidence.summary(bookingId).state).toBe('burned');
     const sealed = await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/seal`, payload: { witness: '见证人 刘某' } });
     expect(sealed.statusCode).toBe(201);
+    // Once sealed, the master is neither sealed again nor burned again.
+    const twice = await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/seal`, payload: { witness: '见证人 刘某' } });
+    expect(twice.statusCode).toBe(409);
+    expect(twice.json()).toMatchObject({ error: 'sealed' });
+    const reburn = await burn('master', 'drive-a');
+    expect(reburn.statusCode).toBe(409);
+    expect(reburn.json()).toMatchObject({ error: 'sealed' });
     const handed = await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/hand-over`, payload: { copy: 'working', to: '李检察官' } });
     expect(handed.statusCode).toBe(201);
     expect(server.evidence.summary(bookingId).state).toBe('sealed');

@@ -20,6 +20,7 @@ import { buildDiscSet, type BuiltDisc } from './disc-set.js';
 import { EvidenceKey } from './evidence-key.js';
 import { verifyDisc, type VerifyReport } from './verify.js';
 import { renderLabelHtml } from './label.js';
+import { evidenceActions, type ActionState, type EvidenceActions } from './clerk-actions.js';
 
 export type EvidenceState = RecordingState | 'rendering' | 'ready' | 'burned' | 'sealed';
 export type JobKind = 'build' | 'burn' | 'verify';
@@ -97,6 +98,31 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
   private running(bookingId: string, kind?: JobKind): EvidenceJob | undefined {
     for (const j of this.jobs.values()) if (j.bookingId === bookingId && (j.state === 'queued' || j.state === 'running') && (!kind || j.kind === kind)) return j;
     return undefined;
+  }
+
+  /**
+   * What the clerk may do now with this booking's evidence (clerk-actions.ts
+   * decides). The page shows this answer, and every action below is refused by
+   * the same answer, so the rule lives in one place.
+   */
+  actions(bookingId: string): EvidenceActions {
+    const rec = this.d.recordings.recording(bookingId);
+    if (!rec) throw new DomainError(404, 'not_found', `no recording for booking ${bookingId}`);
+    return evidenceActions({
+      bookingId,
+      recordingFinished: rec.status === 'finished',
+      activeJobs: this.jobsOf(bookingId).filter((j) => j.state === 'queued' || j.state === 'running'),
+      discs: this.custody.discImages(bookingId).map((x) => ({ discNo: x.discNo, sha256: x.sha256, fileExists: existsSync(x.path) })),
+      events: this.custody.events(bookingId),
+      drives: this.drives(),
+    });
+  }
+
+  private allowed(bookingId: string, discNo: number, pick: (a: EvidenceActions['discs'][number]) => ActionState, what: string): void {
+    const state = this.actions(bookingId).discs.find((x) => x.discNo === discNo);
+    if (!state) throw new DomainError(404, 'not_found', `booking ${bookingId} has no disc image ${discNo}: build it first`);
+    const rule = pick(state);
+    if (!rule.allowed) throw new DomainError(409, rule.blockedBy ?? 'conflict', `${what} disc ${discNo} of booking ${bookingId} is not open now: ${rule.blockedBy ?? 'refused'}`);
   }
 
   stateOf(bookingId: string, recordingState: RecordingState): EvidenceState {
@@ -213,6 +239,7 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
 
   verify(bookingId: string, discNo: number, actor: string): EvidenceJob {
     const disc = this.disc(bookingId, discNo);
+    this.allowed(bookingId, discNo, (a) => a.verify, 'verifying');
     return this.start('verify', bookingId, async (progress) => {
       const report = await verifyDisc(disc.path, { trustedFingerprint: this.key.fingerprint, onProgress: (read) => progress('verifying', read / Math.max(1, disc.bytes)) });
       this.recordVerify(bookingId, disc, null, report, actor, null);
@@ -230,6 +257,7 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
   /** Burns one disc of the set as the master or the working copy on a configured drive, then reads it back and verifies it. */
   burn(bookingId: string, input: { discNo: number; copy: DiscCopy; drive: string }, actor: string): EvidenceJob {
     const disc = this.disc(bookingId, input.discNo);
+    this.allowed(bookingId, input.discNo, (a) => (input.copy === 'master' ? a.burnMaster : a.burnWorking), `burning the ${input.copy} of`);
     if (!Object.hasOwn(this.config.drives, input.drive)) {
       throw new DomainError(409, 'no_drive', Object.keys(this.config.drives).length ? `no drive named ${input.drive} (have ${Object.keys(this.config.drives).join(', ')})` : 'no burner drive is configured (evidence.drives)');
     }
@@ -260,13 +288,14 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
 
   seal(bookingId: string, input: { discNo: number; witness: string }, actor: string): CustodyEvent {
     const disc = this.disc(bookingId, input.discNo);
-    const burned = this.custody.events(bookingId).some((e) => e.kind === 'burned' && e.copy === 'master' && e.discNo === disc.discNo && e.imageSha256 === disc.sha256);
-    if (!burned) throw new DomainError(409, 'not_burned', `the master of disc ${disc.discNo} has not been burned and verified from the current image`);
+    // Refused unless the master was burned and verified from the current image, and not sealed already.
+    this.allowed(bookingId, input.discNo, (a) => a.seal, 'sealing');
     return this.custody.append({ bookingId, kind: 'sealed', discNo: disc.discNo, copy: 'master', imageSha256: disc.sha256, actor, handedTo: input.witness, detail: {} });
   }
 
   handOver(bookingId: string, input: { discNo: number; copy: DiscCopy; to: string; note?: string }, actor: string): CustodyEvent {
     const disc = this.disc(bookingId, input.discNo);
+    this.allowed(bookingId, input.discNo, (a) => a.handOver, 'handing over');
     return this.custody.append({
       bookingId, kind: 'handed_over', discNo: disc.discNo, copy: input.copy, imageSha256: disc.sha256, actor, handedTo: input.to, detail: input.note ? { note: input.note } : {},
     });

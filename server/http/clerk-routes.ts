@@ -1,7 +1,6 @@
 // REST for the clerk page beside the evidence routes: which actions are open now
 // for one booking's evidence (recordings/disc/clerk-actions.ts decides), so the
 // page asks instead of copying the rules.
-import { existsSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
@@ -9,13 +8,12 @@ import { allow } from '../access/authorization.js';
 import { ErrorReply } from '../schedule/schedule-api.js';
 import { DomainError } from '../errors.js';
 import type { EvidenceService } from '../../recordings/disc/evidence-service.js';
-import type { RecordingStore } from '../../recordings/recording-store.js';
-import { EvidenceActions, evidenceActions } from '../../recordings/disc/clerk-actions.js';
+import { EvidenceActions } from '../../recordings/disc/clerk-actions.js';
 
 const read = { access: allow.roles(['evidence_clerk', 'auditor'], { scopes: ['evidence:read'] }) };
 const BookingParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' }) });
 
-export const clerkRoutes = (evidence: EvidenceService, recordings: RecordingStore): FastifyPluginAsync => async (app) => {
+export const clerkRoutes = (evidence: EvidenceService): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get('/api/evidence/bookings/:id/actions', {
@@ -25,17 +23,5 @@ export const clerkRoutes = (evidence: EvidenceService, recordings: RecordingStor
       params: BookingParams,
       response: { 200: EvidenceActions, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply },
     },
-  }, async (req) => {
-    const id = req.params.id;
-    const rec = recordings.recording(id);
-    if (!rec) throw new DomainError(404, 'not_found', `no recording for booking ${id}`);
-    return evidenceActions({
-      bookingId: id,
-      recordingFinished: rec.status === 'finished',
-      activeJobs: evidence.jobsOf(id).filter((j) => j.state === 'queued' || j.state === 'running'),
-      discs: evidence.custody.discImages(id).map((d) => ({ discNo: d.discNo, sha256: d.sha256, fileExists: existsSync(d.path) })),
-      events: evidence.custody.events(id),
-      drives: evidence.drives(),
-    });
-  });
+  }, async (req) => evidence.actions(req.params.id));
 };
