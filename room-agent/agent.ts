@@ -17,7 +17,8 @@ import type {
   Reply,
   ServerToClientEvents,
 } from '../server/signalling/protocol.js';
-import { Publisher, publishTracks, type CaptureSource } from './publisher.js';
+import { Publisher, publishTracks, type CaptureSource, type DeviceCapture } from './publisher.js';
+import { CaptureTap } from './capture-tap.js';
 import { Player, freePortPair, type Sink } from './player.js';
 import { ensureSyntheticClip } from './synthetic-clip.js';
 import { ChildReaper } from './child-reaper.js';
@@ -33,7 +34,7 @@ export interface AgentOptions {
   /** Where clips and SDP files go. */
   workDir: string;
   /** Synthetic: the looped test clip, or the beep-and-flash pattern (for A/V sync measurement). */
-  capture: { kind: 'synthetic'; pattern?: 'clip' | 'beep-flash' } | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+  capture: { kind: 'synthetic'; pattern?: 'clip' | 'beep-flash' } | DeviceCapture;
   sink: Sink;
   /** Whether to receive the other parties (a room PC does; a load generator may not). */
   play: boolean;
@@ -65,13 +66,22 @@ export class RoomAgent {
   private rttMs: number | null = null;
   private clip: string | null = null;
   private children: ChildReaper | undefined;
+  /** With devices and an evidence video: the publisher's capture, shared with the compositor. */
+  readonly captureTap: CaptureTap | null;
   /** The live evidence video and its uploads (when options.evidence). */
   evidence: EvidenceRecorder | null = null;
   state: AgentState = 'connecting';
   /** Counts completed joins (publish done): tests and health read it. */
   joins = 0;
 
-  constructor(private readonly options: AgentOptions) {}
+  constructor(private readonly options: AgentOptions) {
+    this.captureTap = options.capture.kind === 'devices' && options.evidence ? new CaptureTap() : null;
+  }
+
+  /** The running publisher ffmpeg's pid. */
+  get publisherPid(): number | undefined {
+    return this.publisher?.pid;
+  }
 
   private log(level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>): void {
     this.options.log?.(level, msg, { roomId: this.options.roomId, ...extra });
@@ -228,7 +238,7 @@ export class RoomAgent {
           if (gen === this.generation && this.publisher === publisher) publisher.start(targets);
         }, 1000).unref();
       },
-    }, this.children);
+    }, this.children, this.captureTap ?? undefined);
     this.publisher = publisher;
     publisher.start(targets);
     this.evidence?.begin(joined.evidence, joined.clock, clockOffset, this.evidenceCapture(source));
@@ -257,6 +267,10 @@ export class RoomAgent {
   private evidenceCapture(source: CaptureSource): EvidenceCapture {
     const c = this.options.capture;
     if (c.kind === 'synthetic' && c.pattern === 'beep-flash') return { kind: 'beep-flash' };
+    if (source.kind === 'devices') {
+      if (!this.captureTap) throw new Error('devices capture without its tap');
+      return { kind: 'shared', tap: this.captureTap };
+    }
     return source;
   }
 

@@ -5,10 +5,44 @@
 import ffmpeg from 'fluent-ffmpeg';
 import type { PlainPublishTarget, PlainTrack } from '../server/signalling/protocol.js';
 import type { ChildReaper } from './child-reaper.js';
+import { captureTapOutputArgs, type CaptureTap } from './capture-tap.js';
 
-export type CaptureSource =
-  | { kind: 'synthetic'; clip: string }
-  | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+/**
+ * The ffmpeg inputs that open the room's camera and microphone, and the maps of
+ * their video and audio streams. The real devices by default (v4l2 + ALSA); a
+ * test stands a lavfi source in for them and runs the very same code path.
+ */
+export interface DeviceInput {
+  inputs: Array<{ url: string; options: string[] }>;
+  videoMap: string;
+  audioMap: string;
+}
+
+export interface DeviceCapture {
+  kind: 'devices';
+  videoDevice: string;
+  audioDevice: string;
+  width: number;
+  height: number;
+  fps: number;
+  /** Replaces the v4l2 + ALSA inputs (tests only). */
+  input?: DeviceInput;
+}
+
+export type CaptureSource = { kind: 'synthetic'; clip: string } | DeviceCapture;
+
+export function deviceInput(s: DeviceCapture): DeviceInput {
+  return (
+    s.input ?? {
+      inputs: [
+        { url: s.videoDevice, options: ['-f', 'v4l2', '-framerate', String(s.fps), '-video_size', `${s.width}x${s.height}`, '-thread_queue_size', '512'] },
+        { url: s.audioDevice, options: ['-f', 'alsa', '-thread_queue_size', '512'] },
+      ],
+      videoMap: '0:v:0',
+      audioMap: '1:a:0',
+    }
+  );
+}
 
 export const publishTracks = (seed: number): PlainTrack[] => [
   { kind: 'video', source: 'camera', mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, ssrc: 10_000_000 + (seed % 1_000_000) * 2 },
@@ -46,8 +80,17 @@ export class Publisher {
     private readonly source: CaptureSource,
     private readonly tracks: PlainTrack[],
     private readonly events: PublisherEvents,
-    private readonly children?: ChildReaper
+    private readonly children?: ChildReaper,
+    /** With devices: the same capture, also handed to the evidence compositor. */
+    private readonly tap?: CaptureTap
   ) {}
+
+  private pidValue: number | undefined;
+
+  /** The running ffmpeg's pid (the one process that opened the capture devices). */
+  get pid(): number | undefined {
+    return this.command ? this.pidValue : undefined;
+  }
 
   get running(): boolean {
     return this.command !== null;
@@ -65,21 +108,28 @@ export class Publisher {
       cmd.output(rtpUrl(video, vTrack)).outputOptions(['-map', '0:v:0', '-c:v', 'copy']);
     } else {
       const s = this.source;
-      cmd.input(s.videoDevice).inputOptions(['-f', 'v4l2', '-framerate', String(s.fps), '-video_size', `${s.width}x${s.height}`, '-thread_queue_size', '512']);
-      cmd.input(s.audioDevice).inputOptions(['-f', 'alsa', '-thread_queue_size', '512']);
+      const dev = deviceInput(s);
+      for (const i of dev.inputs) cmd.input(i.url).inputOptions(i.options);
       cmd.output(rtpUrl(video, vTrack)).outputOptions([
-        '-map', '0:v:0',
-        '-vf', "drawtext=fontcolor=white:box=1:boxcolor=black@0.5:x=w-tw-10:y=10:text='%{localtime\\:%Y-%m-%d %H\\\\\\:%M\\\\\\:%S}'",
+        '-map', dev.videoMap,
+        // No ASCII space in the option: fluent-ffmpeg splits an option with one space into two arguments
+        // (the date and the time are parted by a no-break space).
+        '-vf', "drawtext=fontcolor=white:box=1:boxcolor=black@0.5:x=w-tw-10:y=10:text='%{localtime\\:%Y-%m-%d}\u00a0%{localtime\\:%H\\\\\\:%M\\\\\\:%S}'",
         '-c:v', 'libvpx', '-b:v', '1000k', '-g', String(keyFrameInterval(s.fps)), '-keyint_min', String(keyFrameInterval(s.fps)), '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-auto-alt-ref', '0', '-error-resilient', '1',
       ]);
     }
     cmd.outputOptions(['-payload_type', String(vTrack.payloadType), '-ssrc', String(vTrack.ssrc), ...srtpOptions(vTrack), '-f', 'rtp']);
-    const audioInput = this.source.kind === 'synthetic' ? '0:a:0' : '1:a:0';
+    const audioInput = this.source.kind === 'synthetic' ? '0:a:0' : deviceInput(this.source).audioMap;
     cmd.output(rtpUrl(audio, aTrack)).outputOptions([
       '-map', audioInput,
       ...(this.source.kind === 'synthetic' ? ['-c:a', 'copy'] : ['-c:a', 'libopus', '-b:a', '48k', '-ac', '2', '-ar', '48000']),
       '-payload_type', String(aTrack.payloadType), '-ssrc', String(aTrack.ssrc), ...srtpOptions(aTrack), '-f', 'rtp',
     ]);
+    if (this.source.kind === 'devices' && this.tap) {
+      // The evidence compositor's copy of the capture, on stdout (never blocks: see CaptureTap).
+      const dev = deviceInput(this.source);
+      cmd.output(this.tap.input(), { end: false }).outputOptions(captureTapOutputArgs(dev.videoMap, dev.audioMap));
+    }
     cmd.addOption('-loglevel', 'error');
     cmd.on('stderr', (line: string) => {
       this.stderrTail = (this.stderrTail + line + '\n').slice(-2000);
@@ -87,6 +137,7 @@ export class Publisher {
     let pid: number | undefined;
     cmd.on('start', () => {
       pid = (cmd as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
+      this.pidValue = pid;
       this.children?.add(pid);
     });
     const finished = (code: number | null) => {

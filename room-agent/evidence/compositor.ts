@@ -1,6 +1,7 @@
 // The live evidence-video compositor of a room agent. One encoder ffmpeg reads
-// the room's own camera and microphone itself (full quality, in sync at the
-// source) and, from this process, one raw-video pipe per inset slot and one PCM
+// the room's own camera and microphone (full quality, in sync at the source:
+// with real devices, the publisher's own capture through a CaptureTap on its
+// stdin, since only one process can open the devices) and, from this process, one raw-video pipe per inset slot and one PCM
 // pipe with the other parties' audio mixed. This process clocks those pipes at
 // a fixed rate: the latest decoded frame of each inset (or a placeholder when
 // its party stalled or left) and the mixed audio (silence for a stalled party).
@@ -14,6 +15,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ChildReaper } from '../child-reaper.js';
+import { captureTapInputArgs } from '../capture-tap.js';
 
 export interface InsetSlot {
   /** Shown under the inset (e.g. 检察官 / Prosecutor). */
@@ -24,7 +26,8 @@ export type MainSource =
   | { kind: 'file'; path: string; loop: boolean }
   /** A live lavfi graph with video [out0] and audio [out1] (synthetic rooms). */
   | { kind: 'lavfi'; graph: string }
-  | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+  /** The publisher's capture (MPEG-TS, picture and sound together) written to the encoder's stdin. */
+  | { kind: 'capture-tap' };
 
 export interface CompositorOptions {
   ffmpegPath: string;
@@ -184,6 +187,16 @@ export class EvidenceCompositor {
     return this.child !== null;
   }
 
+  /** The encoder's pid while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** The encoder's stdin, for a 'capture-tap' main source. */
+  get mainInput(): Writable | null {
+    return this.options.main.kind === 'capture-tap' ? (this.child?.stdin ?? null) : null;
+  }
+
   /** A decoded inset frame (yuv420p, insetWidth x insetHeight) for a slot. */
   insetFrame(slot: number, frame: Buffer): void {
     const s = this.insets[slot];
@@ -218,7 +231,7 @@ export class EvidenceCompositor {
     const o = this.options;
     mkdirSync(o.dir, { recursive: true });
     const args = this.buildArgs();
-    const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'];
+    const stdio: Array<'pipe' | 'ignore'> = [o.main.kind === 'capture-tap' ? 'pipe' : 'ignore', 'pipe', 'pipe'];
     for (let i = 0; i < o.slots.length + 1; i++) stdio.push('pipe');
     const child = spawn(o.ffmpegPath, args, { stdio, env: { ...process.env, TZ: o.timeZone } });
     this.child = child;
@@ -234,6 +247,7 @@ export class EvidenceCompositor {
     });
     const pipes = this.pipes();
     for (const p of pipes) p.on('error', () => undefined);
+    child.stdin?.on('error', () => undefined);
     this.exitPromise = new Promise((resolve) => {
       child.on('close', (code) => {
         o.children?.remove(child.pid);
@@ -264,12 +278,10 @@ export class EvidenceCompositor {
     } else if (o.main.kind === 'lavfi') {
       args.push('-re', '-f', 'lavfi', '-thread_queue_size', '64', '-i', o.main.graph);
     } else {
-      const m = o.main;
-      args.push('-f', 'v4l2', '-framerate', String(m.fps), '-video_size', `${m.width}x${m.height}`, '-thread_queue_size', '512', '-i', m.videoDevice);
-      args.push('-f', 'alsa', '-thread_queue_size', '512', '-i', m.audioDevice);
+      args.push(...captureTapInputArgs());
     }
-    const mainAudio = o.main.kind === 'devices' ? '1:a:0' : '0:a:0';
-    const firstPipeInput = o.main.kind === 'devices' ? 2 : 1;
+    const mainAudio = '0:a:0';
+    const firstPipeInput = 1;
     o.slots.forEach((_s, i) => {
       args.push('-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${o.insetWidth}x${o.insetHeight}`, '-framerate', String(o.fps), '-probesize', '32', '-analyzeduration', '0', '-thread_queue_size', '64', '-i', `pipe:${3 + i}`);
     });
@@ -401,6 +413,7 @@ export class EvidenceCompositor {
     // block on a full queue while it finishes (it would never exit).
     this.stopClock();
     for (const p of this.pipes()) p.end();
+    this.child?.stdin?.end();
     // One SIGINT: ffmpeg finishes cleanly (its keyboard "q" is off with pipe inputs).
     child.kill('SIGINT');
     const done = this.exitPromise;

@@ -6,6 +6,7 @@
 // run: its segments carry their own run id, so nothing is overwritten.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { EvidenceBrief, PartyRole, PlainConsumerInfo, SessionClockView } from '../../server/signalling/protocol.js';
 import type { ChildReaper } from '../child-reaper.js';
 import type { PlayerTap } from '../player.js';
@@ -13,11 +14,13 @@ import { findFont } from '../synthetic-clip.js';
 import { beepFlashLavfi } from '../beep-flash-clip.js';
 import { EvidenceCompositor, type MainSource, type ClosedSegment } from './compositor.js';
 import { SegmentUploader, sealSegment } from './segment-uploader.js';
+import type { CaptureTap } from '../capture-tap.js';
 
 export type EvidenceCapture =
   | { kind: 'synthetic'; clip: string }
   | { kind: 'beep-flash' }
-  | { kind: 'devices'; videoDevice: string; audioDevice: string; width: number; height: number; fps: number };
+  /** The room's real camera and microphone, as captured by the publisher (the one process that opens them). */
+  | { kind: 'shared'; tap: CaptureTap };
 
 export interface EvidenceOptions {
   ffmpegPath: string;
@@ -87,8 +90,6 @@ export class EvidenceRecorder {
   private sealing: Promise<void> = Promise.resolve();
   runs = 0;
   crashes = 0;
-  /** Why no evidence video is rendered although one is asked for, if so. */
-  unsupported: string | null = null;
   private active = false;
 
   constructor(private readonly options: EvidenceOptions) {
@@ -117,15 +118,8 @@ export class EvidenceRecorder {
   /** The agent joined a session: for a booking's session, start rendering. */
   begin(brief: EvidenceBrief | null, clock: SessionClockView, offsetMs: number, capture: EvidenceCapture, restart = false): void {
     if (!brief) return;
-    if (capture.kind === 'devices') {
-      // The publisher holds the camera and the microphone: a second process
-      // cannot open them. Sharing one capture between both is not built yet;
-      // say so instead of failing in a loop.
-      this.unsupported = 'evidence video from capture devices needs one capture shared with the publisher (not built yet)';
-      this.options.log?.('error', this.unsupported, { bookingId: brief.bookingId });
-      return;
-    }
     if (this.compositor) this.compositor.kill();
+    this.watchTap(capture, brief, clock);
     this.active = true;
     this.brief = brief;
     this.offsetMs = offsetMs;
@@ -141,7 +135,8 @@ export class EvidenceRecorder {
       writeFileSync(nameFile, brief.roomName);
       main = { kind: 'lavfi', graph: beepFlashLavfi({ roomId: o.roomId, roomName: brief.roomName }, nameFile) };
     } else if (capture.kind === 'synthetic') main = { kind: 'file', path: capture.clip, loop: true };
-    else main = capture;
+    else main = { kind: 'capture-tap' };
+    let tapInput: Writable | null = null;
     const compositor = new EvidenceCompositor(
       {
         ffmpegPath: o.ffmpegPath,
@@ -167,6 +162,7 @@ export class EvidenceRecorder {
       {
         segment: (seg) => this.onSegment(compositor, brief, seg),
         exit: (code, detail) => {
+          if (capture.kind === 'shared' && tapInput) capture.tap.detach(tapInput);
           if (this.compositor !== compositor || compositor.isStopping) return;
           // Crashed: a new run (its own segment names) after a second; the players' taps follow it.
           this.compositor = null;
@@ -182,8 +178,37 @@ export class EvidenceRecorder {
     );
     this.compositor = compositor;
     compositor.start();
+    tapInput = compositor.mainInput;
+    if (capture.kind === 'shared' && tapInput) capture.tap.attach(tapInput);
     this.runs++;
     o.log?.('info', 'rendering the evidence video', { bookingId: brief.bookingId, run: runId });
+  }
+
+  private watchedTap: { tap: CaptureTap; listener: () => void } | null = null;
+
+  /**
+   * The publisher restarting begins a new stream (new timestamps): the current
+   * run ends there and a new one starts on the new stream (a gap between runs,
+   * as after an encoder crash), rather than one run across a time jump.
+   */
+  private watchTap(capture: EvidenceCapture, brief: EvidenceBrief, clock: SessionClockView): void {
+    if (this.watchedTap && (capture.kind !== 'shared' || this.watchedTap.tap !== capture.tap)) {
+      this.watchedTap.tap.off('restarted', this.watchedTap.listener);
+      this.watchedTap = null;
+    }
+    if (capture.kind !== 'shared' || this.watchedTap) return;
+    const tap = capture.tap;
+    const listener = (): void => {
+      const c = this.compositor;
+      if (!c || !this.active || this.brief !== brief || c.framesEncoded === 0) return;
+      this.options.log?.('warn', 'the capture restarted: the evidence video goes on in a new run');
+      this.compositor = null;
+      if (c.mainInput) tap.detach(c.mainInput);
+      c.kill();
+      this.begin(brief, clock, this.offsetMs, capture, true);
+    };
+    tap.on('restarted', listener);
+    this.watchedTap = { tap, listener };
   }
 
   private onSegment(compositor: EvidenceCompositor, brief: EvidenceBrief, seg: ClosedSegment): void {
@@ -229,6 +254,11 @@ export class EvidenceRecorder {
     const c = this.compositor;
     this.compositor = null;
     this.active = false;
+    if (this.watchedTap) {
+      this.watchedTap.tap.off('restarted', this.watchedTap.listener);
+      this.watchedTap.tap.detach();
+      this.watchedTap = null;
+    }
     this.slotOf.clear();
     if (c) await c.stop();
     await this.sealing;
