@@ -118,9 +118,10 @@ describe('one capture for the publisher and the evidence video (devices code pat
     agent.start();
     const a = agent;
     const tap = a.captureTap!;
+    const ev = a.evidence!;
     expect(tap).not.toBeNull();
 
-    const first = await waitFor('evidence video rendering', () => (a.evidence?.current && a.evidence.current.framesEncoded > 100 ? a.evidence.current : null), 90_000);
+    const first = await waitFor('evidence video rendering', () => (ev.current && ev.current.framesEncoded > 100 ? ev.current : null), 90_000);
     const publisherPid = a.publisherPid!;
     expect(publisherPid).toBeGreaterThan(0);
     await waitFor('room RTP at the server', async () => (await roomVideoBytes()) > 50_000, 30_000);
@@ -147,27 +148,27 @@ describe('one capture for the publisher and the evidence video (devices code pat
     expect(tap.droppedBehind).toBeGreaterThan(behindBefore);
 
     // 2. The encoder is killed: the RTP goes on (same publisher), a new run renders from the same capture.
-    const runsBefore = a.evidence!.runs;
+    const runsBefore = ev.runs;
     const detachedBefore = tap.droppedDetached;
     const b3 = await roomVideoBytes();
     process.kill(first.pid!, 'SIGKILL');
-    const second = await waitFor('a new evidence run', () => (a.evidence!.runs > runsBefore && a.evidence!.current && a.evidence.current.framesEncoded > 50 ? a.evidence.current : null), 30_000);
+    const second = await waitFor('a new evidence run', () => (ev.runs > runsBefore && ev.current && ev.current.framesEncoded > 50 ? ev.current : null), 30_000);
     compositorPids.add(second.pid!);
     expect(await roomVideoBytes()).toBeGreaterThan(b3 + 10_000);
     expect(tap.droppedDetached).toBeGreaterThan(detachedBefore);
     expect(a.publisherPid).toBe(publisherPid);
 
     // 3. The publisher is killed: the agent restarts it, and the evidence video goes on from the new capture.
-    const runsBefore2 = a.evidence!.runs;
+    const runsBefore2 = ev.runs;
     process.kill(publisherPid, 'SIGKILL');
-    const third = await waitFor('a run on the restarted capture', () => (a.publisherPid && a.publisherPid !== publisherPid && a.evidence!.runs > runsBefore2 && a.evidence!.current && a.evidence.current.framesEncoded > 50 ? a.evidence.current : null), 30_000);
+    const third = await waitFor('a run on the restarted capture', () => (a.publisherPid && a.publisherPid !== publisherPid && ev.runs > runsBefore2 && ev.current && ev.current.framesEncoded > 50 ? ev.current : null), 30_000);
     compositorPids.add(third.pid!);
     const b4 = await roomVideoBytes();
     await sleep(14_000);
     expect(await roomVideoBytes()).toBeGreaterThan(b4 + 20_000);
 
     expect((await call(server.url, 'POST', `/api/bookings/${bookingId}/status`, { status: 'finished' }, key)).status).toBe(200);
-    await waitFor('every segment uploaded', () => a.evidence!.uploader.queued === 0 && !a.evidence!.current, 30_000);
+    await waitFor('every segment uploaded', () => ev.uploader.queued === 0 && !ev.current, 30_000);
 
     // Only one process ever opened the source at a time: the publisher (first run, then its restart).
     scanOpeners();
