@@ -210,7 +210,11 @@ describe('evidence clerk page', () => {
     const frameEl = await page.getByTestId('label-frame').elementHandle();
     const frame = (await frameEl!.contentFrame()) as Frame;
     await frame.waitForLoadState('load');
-    const text = await waitFor('label text', async () => (await frame.locator('body').textContent()) ?? '');
+    // The frame may still show its empty first document: wait for the label's own text.
+    const text = await waitFor('label text', async () => {
+      const t = (await frame.locator('body').textContent().catch(() => null)) ?? '';
+      return t.trim() ? t : '';
+    });
     expect(text).toContain(CASE);
     expect(text).toContain('原件');
     expect(text).toContain(`第${disc.discNo}/${disc.discCount}张`);

@@ -170,10 +170,12 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
     this.emit('job', job);
     let lastEmit = 0;
     const progress = (step: string, fraction: number) => {
+      // Every new step is told at once (a fast build still shows its steps), progress within a step at most 5 times a second.
+      const newStep = step !== job.step;
       job.step = step;
       job.fraction = Math.max(0, Math.min(1, fraction));
       const now = Date.now();
-      if (now - lastEmit > 200) { lastEmit = now; this.emit('job', job); }
+      if (newStep || now - lastEmit > 200) { lastEmit = now; this.emit('job', job); }
     };
     const done = this.queue.then(async () => {
       job.state = 'running';

@@ -3,7 +3,7 @@
 // the OpenAPI document (/api/openapi.json).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyHttpOptions, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyHttpOptions, type RawServerDefault } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyHelmet from '@fastify/helmet';
@@ -66,6 +66,19 @@ export const contentSecurityPolicy = {
   },
 };
 
+/**
+ * For the one kind of answer our own pages show in a frame (the printable disc
+ * label on the clerk page): framing by this origin only, everything else of the
+ * policy as above.
+ */
+export function allowSameOriginFraming(reply: FastifyReply): void {
+  const directives: Record<string, string[]> = { ...contentSecurityPolicy.directives, frameAncestors: ["'self'"] };
+  const policy = Object.entries(directives)
+    .map(([name, values]) => `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${values.join(' ')}`)
+    .join(';');
+  reply.header('content-security-policy', policy);
+  reply.header('x-frame-options', 'SAMEORIGIN');
+}
 
 export async function buildHttp(
   log: Logger,

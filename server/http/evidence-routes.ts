@@ -11,6 +11,7 @@ import { actorOf, allow } from '../access/authorization.js';
 import { ErrorReply } from '../schedule/schedule-api.js';
 import type { EvidenceService } from '../../recordings/disc/evidence-service.js';
 import { DomainError } from '../errors.js';
+import { allowSameOriginFraming } from './app.js';
 
 const read = { access: allow.roles(['evidence_clerk', 'auditor'], { scopes: ['evidence:read'] }) };
 const write = { access: allow.roles(['evidence_clerk']) };
@@ -118,7 +119,12 @@ export const evidenceRoutes = (service: EvidenceService): FastifyPluginAsync => 
   r.get('/api/evidence/bookings/:id/discs/:discNo/label', {
     config: read,
     schema: { description: 'Printable label for the disc case (HTML)', params: DiscParams, querystring: Type.Object({ copy: Type.Optional(Copy) }), response: { 200: Type.String(), ...errors } },
-  }, async (req, reply) => reply.type('text/html; charset=utf-8').send(service.label(req.params.id, req.params.discNo, req.query.copy ?? 'master')));
+  }, async (req, reply) => {
+    const html = service.label(req.params.id, req.params.discNo, req.query.copy ?? 'master');
+    // The clerk page shows the label in a frame to print it.
+    allowSameOriginFraming(reply);
+    return reply.type('text/html; charset=utf-8').send(html);
+  });
 
   r.get('/api/evidence/bookings/:id/evidence-video', {
     config: read,
