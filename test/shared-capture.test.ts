@@ -85,6 +85,13 @@ const roomVideoBytes = async (): Promise<number> => {
   return party ? ((await producerBytes(party.producerEntries()))['video'] ?? 0) : 0;
 };
 let bookingId = '';
+/** The encoder reads the room from the tap on its stdin, and opens no capture source of its own. */
+function expectReadsTap(pid: number): void {
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  expect(args.join(' ')).toContain('-f mpegts');
+  expect(args).toContain('pipe:0');
+  for (const source of ['lavfi', 'v4l2', 'alsa', 'pulse']) expect(args).not.toContain(source);
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('one capture for the publisher and the evidence video (devices code path)', () => {
@@ -126,6 +133,7 @@ describe('one capture for the publisher and the evidence video (devices code pat
     expect(publisherPid).toBeGreaterThan(0);
     await waitFor('room RTP at the server', async () => (await roomVideoBytes()) > 50_000, 30_000);
     const compositorPids = new Set<number>([first.pid!]);
+    expectReadsTap(first.pid!);
     // A killed encoder loses its open segment (as any crash): let the first one close before the disruptions.
     await sleep(8000);
 
@@ -154,6 +162,7 @@ describe('one capture for the publisher and the evidence video (devices code pat
     process.kill(first.pid!, 'SIGKILL');
     const second = await waitFor('a new evidence run', () => (ev.runs > runsBefore && ev.current && ev.current.framesEncoded > 50 ? ev.current : null), 30_000);
     compositorPids.add(second.pid!);
+    expectReadsTap(second.pid!);
     expect(await roomVideoBytes()).toBeGreaterThan(b3 + 10_000);
     expect(tap.droppedDetached).toBeGreaterThan(detachedBefore);
     expect(a.publisherPid).toBe(publisherPid);
@@ -163,6 +172,7 @@ describe('one capture for the publisher and the evidence video (devices code pat
     process.kill(publisherPid, 'SIGKILL');
     const third = await waitFor('a run on the restarted capture', () => (a.publisherPid && a.publisherPid !== publisherPid && ev.runs > runsBefore2 && ev.current && ev.current.framesEncoded > 50 ? ev.current : null), 30_000);
     compositorPids.add(third.pid!);
+    expectReadsTap(third.pid!);
     const b4 = await roomVideoBytes();
     await sleep(14_000);
     expect(await roomVideoBytes()).toBeGreaterThan(b4 + 20_000);

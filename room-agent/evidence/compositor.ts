@@ -249,13 +249,22 @@ export class EvidenceCompositor {
     for (const p of pipes) p.on('error', () => undefined);
     child.stdin?.on('error', () => undefined);
     this.exitPromise = new Promise((resolve) => {
-      child.on('close', (code) => {
+      // A failed spawn (ENOENT, EAGAIN, ...) is an exit like a crash: the recorder starts a new run.
+      child.on('error', (err) => {
+        this.stderrTail = (this.stderrTail + `spawn failed: ${err.message}\n`).slice(-4000);
+        if (child.pid === undefined) onClose(null);
+      });
+      let closed = false;
+      const onClose = (code: number | null): void => {
+        if (closed) return;
+        closed = true;
         o.children?.remove(child.pid);
         this.stopClock();
         this.child = null;
         this.events.exit(code, this.stderrTail.trim());
         resolve();
-      });
+      };
+      child.on('close', onClose);
     });
     this.t0 = performance.now();
     this.ticks = 0;
