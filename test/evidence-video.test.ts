@@ -137,7 +137,10 @@ describe('evidence video rendered live by the room agent', () => {
     await waitFor('32 s into the session', () => Date.now() - sessionStart > 32_000, 20_000);
     expect((await call(server.url, 'POST', `/api/bookings/${bookingId}/status`, { status: 'finished' }, key)).status).toBe(200);
     const sessionS = (Date.now() - sessionStart) / 1000;
-    await waitFor('every segment uploaded', () => agent!.evidence!.uploader.queued === 0 && !agent!.evidence!.current && pending().length === 0, 30_000);
+    // The session's end stops the run: its last, partial segment is closed by the encoder, sealed, then uploaded.
+    await waitFor('the last run ended', () => !agent!.evidence!.current, 30_000);
+    await agent!.evidence!.settled;
+    await waitFor('every segment uploaded', () => agent!.evidence!.uploader.queued === 0 && pending().length === 0, 30_000);
 
     const segments = server.recordings.segments(bookingId, 'evidence');
     expect(segments.length).toBeGreaterThanOrEqual(3);

@@ -249,8 +249,25 @@ export class EvidenceRecorder {
     if (info.kind === 'audio') this.compositor?.removeAudio(info.consumerId);
   }
 
+  private ending: Promise<void> = Promise.resolve();
+
+  /**
+   * Resolves once the last run has ended: its final segment closed by the
+   * encoder and sealed (queued for upload). Set in the same tick as `current`
+   * becomes null, so a caller that sees no current run can wait on it.
+   */
+  get settled(): Promise<void> {
+    return this.ending;
+  }
+
   /** The session ended for the agent: close the last segment (it is sealed and uploaded). */
   async end(): Promise<void> {
+    const run = this.endRun();
+    this.ending = run;
+    await run;
+  }
+
+  private async endRun(): Promise<void> {
     const c = this.compositor;
     this.compositor = null;
     this.active = false;
