@@ -399,7 +399,9 @@ async function productRun(browser: Browser, blankUrl: string, script: string, si
     env: {},
     overrides: {
       site: { ...base.site, rooms },
-      http: { host: '127.0.0.1', port: 0, publicUrl: '' },
+      // The party pages are served from the blank page server: another origin,
+      // which the signalling refuses unless it is named (cross-site WebSocket check).
+      http: { host: '127.0.0.1', port: 0, publicUrl: '', allowedOrigins: [new URL(blankUrl).origin] },
       // announcedAddress '' as well: the base config, listening on every address,
       // announces the host's LAN address, which a server listening on loopback
       // never answers (every browser join then fails: no remote frame).
