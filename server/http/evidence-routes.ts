@@ -12,43 +12,15 @@ import { ErrorReply } from '../schedule/schedule-api.js';
 import type { EvidenceService } from '../../recordings/disc/evidence-service.js';
 import { DomainError } from '../errors.js';
 import { allowSameOriginFraming } from './app.js';
+import { Copy, Custody, CustodyEvent, Drive, EvidenceList, Job, Summary } from '../../recordings/disc/evidence-api.js';
 
 const read = { access: allow.roles(['evidence_clerk', 'auditor'], { scopes: ['evidence:read'] }) };
 const write = { access: allow.roles(['evidence_clerk']) };
 
 const BookingParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' }) });
 const DiscParams = Type.Object({ id: BookingParams.properties.id, discNo: Type.Integer({ minimum: 1, maximum: 999 }) });
-const Copy = Type.Union([Type.Literal('master'), Type.Literal('working')]);
 const Name = Type.String({ minLength: 1, maxLength: 128 });
 
-const EvidenceState = Type.Union(
-  [Type.Literal('recording'), Type.Literal('complete'), Type.Literal('with_gaps'), Type.Literal('rendering'), Type.Literal('ready'), Type.Literal('burned'), Type.Literal('sealed')],
-  { description: 'recording → complete | with_gaps (the recording) → rendering (disc set being built) → ready (images built) → burned (master and working copy burned and verified) → sealed (master sealed)' }
-);
-const DiscImage = Type.Object({
-  bookingId: Type.String(), discNo: Type.Integer(), discCount: Type.Integer(), medium: Type.String(), path: Type.String(),
-  bytes: Type.Integer(), sha256: Type.String(), manifestSha256: Type.String(), builtAt: Type.String(),
-});
-const Summary = Type.Object({
-  bookingId: Type.String(), caseNumber: Type.Union([Type.String(), Type.Null()]), roomId: Type.String(), startedAt: Type.String(),
-  endedAt: Type.Union([Type.String(), Type.Null()]), recordingState: Type.Union([Type.Literal('recording'), Type.Literal('complete'), Type.Literal('with_gaps')]),
-  state: EvidenceState, gaps: Type.Integer(), interruptions: Type.Integer(), bytes: Type.Integer(), discs: Type.Array(DiscImage),
-});
-const Job = Type.Object({
-  id: Type.String(), kind: Type.Union([Type.Literal('build'), Type.Literal('burn'), Type.Literal('verify')]), bookingId: Type.String(),
-  state: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
-  step: Type.String(), fraction: Type.Number({ minimum: 0, maximum: 1 }), error: Type.Union([Type.String(), Type.Null()]),
-  startedAt: Type.String(), finishedAt: Type.Union([Type.String(), Type.Null()]), result: Type.Unknown(),
-});
-const Drive = Type.Object({ name: Type.String(), device: Type.String(), attached: Type.Boolean(), problem: Type.Union([Type.String(), Type.Null()]) });
-const CustodyEvent = Type.Object({
-  seq: Type.Integer(), bookingId: Type.String(),
-  kind: Type.Union([Type.Literal('image_built'), Type.Literal('burned'), Type.Literal('verified'), Type.Literal('verify_failed'), Type.Literal('sealed'), Type.Literal('handed_over')]),
-  discNo: Type.Union([Type.Integer(), Type.Null()]), copy: Type.Union([Copy, Type.Null()]), imageSha256: Type.Union([Type.String(), Type.Null()]),
-  actor: Type.String(), handedTo: Type.Union([Type.String(), Type.Null()]), at: Type.String(), detail: Type.Record(Type.String(), Type.Unknown()),
-  prevHash: Type.String(), hash: Type.String(),
-});
-const Custody = Type.Object({ events: Type.Array(CustodyEvent), intact: Type.Boolean(), problems: Type.Array(Type.String()) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply };
 
 export const evidenceRoutes = (service: EvidenceService): FastifyPluginAsync => async (app) => {
@@ -56,7 +28,7 @@ export const evidenceRoutes = (service: EvidenceService): FastifyPluginAsync => 
 
   r.get('/api/evidence/bookings', {
     config: read,
-    schema: { description: 'Finished and live recordings, newest first, with recording and disc state, and the drives', response: { 200: Type.Object({ bookings: Type.Array(Summary), drives: Type.Array(Drive), medium: Type.String(), keyFingerprint: Type.String() }), ...errors } },
+    schema: { description: 'Finished and live recordings, newest first, with recording and disc state, and the drives', response: { 200: EvidenceList, ...errors } },
   }, async () => ({ bookings: service.list(), drives: service.drives(), medium: service.config.medium, keyFingerprint: service.key.fingerprint }));
 
   r.get('/api/evidence/bookings/:id', {

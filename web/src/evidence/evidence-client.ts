@@ -1,96 +1,32 @@
 // REST of the evidence clerk page (/evidence): sign-in (cookie + CSRF token),
 // finished bookings with their recording and disc state, disc builds, verify
 // and burn as jobs with progress, sealing, hand-over, custody, labels, the
-// evidence video. Shapes follow server/http/evidence-routes.ts; what may be
+// evidence video. Reply shapes are the server's schemas (evidence-api.ts); what may be
 // done now comes from the server (GET …/actions), never worked out here. No Vue.
+import type { Static } from 'typebox';
 import type { EvidenceActions, ActionBlock } from '../../../recordings/disc/clerk-actions';
+import type * as api from '../../../recordings/disc/evidence-api';
 
 export type { EvidenceActions, ActionBlock };
 export type DiscActions = EvidenceActions['discs'][number];
 export type ActionState = DiscActions['verify'];
 
-export type RecordingState = 'recording' | 'complete' | 'with_gaps';
-export type EvidenceState = RecordingState | 'rendering' | 'ready' | 'burned' | 'sealed';
+// The reply shapes are the server's own schemas (recordings/disc/evidence-api.ts).
+export type EvidenceState = Static<typeof api.EvidenceState>;
+export type EvidenceSummary = Static<typeof api.Summary>;
+export type RecordingState = EvidenceSummary['recordingState'];
+export type DiscImage = Static<typeof api.DiscImage>;
+export type Drive = Static<typeof api.Drive>;
+export type EvidenceList = Static<typeof api.EvidenceList>;
+export type EvidenceJob = Static<typeof api.Job>;
+export type JobKind = EvidenceJob['kind'];
+export type JobState = EvidenceJob['state'];
+export type CustodyEvent = Static<typeof api.CustodyEvent>;
+export type CustodyKind = CustodyEvent['kind'];
+export type DiscCopy = Static<typeof api.Copy>;
+export type Custody = Static<typeof api.Custody>;
 export const EVIDENCE_STATES: readonly EvidenceState[] = ['recording', 'complete', 'with_gaps', 'rendering', 'ready', 'burned', 'sealed'];
-export type DiscCopy = 'master' | 'working';
-export type CustodyKind = 'image_built' | 'burned' | 'verified' | 'verify_failed' | 'sealed' | 'handed_over';
 export const CUSTODY_KINDS: readonly CustodyKind[] = ['image_built', 'burned', 'verified', 'verify_failed', 'sealed', 'handed_over'];
-export type JobKind = 'build' | 'burn' | 'verify';
-export type JobState = 'queued' | 'running' | 'done' | 'failed';
-
-export interface DiscImage {
-  bookingId: string;
-  discNo: number;
-  discCount: number;
-  medium: string;
-  path: string;
-  bytes: number;
-  sha256: string;
-  manifestSha256: string;
-  builtAt: string;
-}
-
-export interface EvidenceSummary {
-  bookingId: string;
-  caseNumber: string | null;
-  roomId: string;
-  startedAt: string;
-  endedAt: string | null;
-  recordingState: RecordingState;
-  state: EvidenceState;
-  gaps: number;
-  interruptions: number;
-  bytes: number;
-  discs: DiscImage[];
-}
-
-export interface Drive {
-  name: string;
-  device: string;
-  attached: boolean;
-  problem: string | null;
-}
-
-export interface EvidenceList {
-  bookings: EvidenceSummary[];
-  drives: Drive[];
-  medium: string;
-  keyFingerprint: string;
-}
-
-export interface EvidenceJob {
-  id: string;
-  kind: JobKind;
-  bookingId: string;
-  state: JobState;
-  step: string;
-  fraction: number;
-  error: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-  result: unknown;
-}
-
-export interface CustodyEvent {
-  seq: number;
-  bookingId: string;
-  kind: CustodyKind;
-  discNo: number | null;
-  copy: DiscCopy | null;
-  imageSha256: string | null;
-  actor: string;
-  handedTo: string | null;
-  at: string;
-  detail: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
-
-export interface Custody {
-  events: CustodyEvent[];
-  intact: boolean;
-  problems: string[];
-}
 
 export interface SignedInUser {
   id: string;
