@@ -25,6 +25,7 @@ import { Accounts } from './access/accounts.js';
 import { authRoutes, readSessionCookie, sessionCookie } from './http/auth-routes.js';
 import { JoinRules } from './access/join-rules.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { meRoutes } from './http/me-routes.js';
 import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
 import { ScheduleStore } from './schedule/schedule-store.js';
@@ -199,10 +200,11 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   });
   recorder.on('disk', (notice) => signalling.toBoards('recording:disk', notice));
   await http.register(agentCredentialRoutes({ credentials: agentCredentials, rooms: new Set(config.site.rooms.map((r) => r.id)), disconnect: (roomId) => signalling.disconnectAgent(roomId) }));
-  await http.register(siteRoutes({ config, registry, signalling, tokens, audit, roomStatuses: () => schedule.store.roomStatuses() }));
+  await http.register(siteRoutes({ config, registry, signalling, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));
   await http.register(authRoutes(accounts));
   await http.register(adminRoutes(accounts));
+  await http.register(meRoutes({ joinRules, config, sessionOpen: (bookingId) => registry.forBooking(bookingId) !== undefined }));
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
@@ -227,6 +229,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   if (reopened.length) log.warn({ bookings: reopened }, 'reopened the sessions of bookings in their rooms');
   schedule.watchForLostSessions();
 
+  // Standing sessions (a session per room without a booking, joined by links made in code) are
+  // for tests and benchmarks only: off in every shipped config, and no route hands out their links.
   if (config.demo.standingSessions) {
     for (const room of config.site.rooms) if (!registry.forRoom(room.id)) await registry.open(room.id, null, 'demo');
     // A room without a session gets its standing one back (its worker died, or

@@ -1,5 +1,6 @@
-// Configuration: config/default.json, then an optional overlay file (PLEA_CONFIG),
-// then environment overrides; validated at start. An invalid config stops the
+// Configuration: config/default.json, then (only for the embedded demo, `npm start`)
+// config/demo.json, then an optional overlay file (PLEA_CONFIG), then environment
+// overrides; validated at start. An invalid config stops the
 // server with a message that names the field.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -251,6 +252,12 @@ export function firstLanAddress(): string {
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
+  /**
+   * The embedded demo (`server/main.ts --demo`): config/demo.json over the defaults
+   * (loopback only, synthetic room agents, a working day around the clock), below
+   * the operator's PLEA_CONFIG file and the environment, which still say otherwise.
+   */
+  demo?: boolean;
   /** Applied after the files and before the environment (tests use this). */
   overrides?: Json;
 }
@@ -258,6 +265,7 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   let raw = readJson(path.join(repoRoot, 'config', 'default.json'));
+  if (options.demo) raw = mergeConfig(raw, readJson(path.join(repoRoot, 'config', 'demo.json')));
   if (env['PLEA_CONFIG']) raw = mergeConfig(raw, readJson(path.resolve(env['PLEA_CONFIG'])));
   if (options.overrides) raw = mergeConfig(raw, options.overrides);
   for (const [name, field, type] of envOverrides) {

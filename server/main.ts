@@ -1,13 +1,17 @@
-// The server program: `npm start`.
+// The server program. `server/main.ts` runs the site as configured (no demo);
+// `server/main.ts --demo` (what `npm start` runs) is the embedded demo: demo
+// config (loopback only unless PLEA_HOST or PLEA_CONFIG say otherwise, synthetic
+// room agents), demo accounts for every role (one-time passwords printed once,
+// changed at the first sign-in) and a day of bookings around the current time.
 import { loadConfig, ConfigError } from './config.js';
 import { startServer } from './app.js';
-import { startDemoAgents } from './demo-agents.js';
-import { seedDemoDay } from './demo-schedule.js';
+
+const demo = process.argv.slice(2).includes('--demo');
 
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig({ demo });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -16,16 +20,33 @@ async function main(): Promise<void> {
     throw err;
   }
   const server = await startServer(config);
-  const agents = config.demo.syntheticAgents ? startDemoAgents(server) : [];
-  if (config.demo.standingSessions) {
-    const seeded = seedDemoDay(server.schedule);
-    if (seeded) server.log.info(seeded, 'demo: planned a sample day on the staff board');
+  // Demo code is loaded only in demo mode: a production start never imports it.
+  const agents: Array<{ stop(): Promise<void> }> = [];
+  let demoText = '';
+  if (demo) {
+    const { seedDemoAccounts, demoCast } = await import('./demo-accounts.js');
+    const { seedDemoDay } = await import('./demo-schedule.js');
+    const accounts = await seedDemoAccounts(server.accounts);
+    const day = await seedDemoDay(server.schedule, demoCast);
+    if (day) server.log.info(day, 'demo: planned a day on the schedule');
+    const fresh = accounts.filter((a) => a.temporaryPassword);
+    const lines = accounts.map((a) => `    ${a.username.padEnd(16)} ${(a.temporaryPassword ?? '(password printed at the first start)').padEnd(36)} ${a.roles.join(', ')} · ${a.displayName}`);
+    demoText =
+      `\n  Demo accounts${fresh.length ? ' (one-time passwords, shown only now; each is changed at the first sign-in)' : ''}:\n${lines.join('\n')}\n` +
+      (fresh.length ? '' : '  Lost a password? Sign in as admin and reset it on /admin.\n') +
+      `\n  Try a three-way session: sign in at ${server.url}/login as prosecutor1, open "My sessions" on the home page and join the live one;\n` +
+      `  in another browser (or a private window) sign in as dutylawyer1 and join the same booking. The room's synthetic agent is already in it.\n`;
   }
-  server.log.info({ url: server.url, rooms: config.site.rooms.length, syntheticAgents: agents.length }, 'room controller ready');
+  if (config.demo.syntheticAgents) {
+    const { startDemoAgents } = await import('./demo-agents.js');
+    agents.push(...startDemoAgents(server));
+  }
+  server.log.info({ url: server.url, rooms: config.site.rooms.length, syntheticAgents: agents.length, demo }, 'room controller ready');
   const [staffId] = Object.keys(server.secrets.staffKeys);
-  console.log(`\n  Room controller ready: ${server.url}/\n  Open it, pick a room, and open its prosecutor and lawyer links.`);
+  console.log(`\n  Room controller ready: ${server.url}/${demo ? '  (embedded demo)' : ''}`);
+  if (demoText) console.log(demoText);
   // No key is printed: staff keys stay in the owner-only secrets file.
-  console.log(`  Staff board (${staffId}): ${server.url}/staff (its key is in ${config.dataDir}/secrets.json, readable by this account only)\n`);
+  if (staffId) console.log(`  Staff board (${staffId}): ${server.url}/staff (its key is in ${config.dataDir}/secrets.json, readable by this account only)\n`);
   // No administrator yet: a one-time link to create the first one (its secret is printed once, stored hashed).
   const setup = server.accounts.setupLink();
   if (setup) console.log(`  First administrator: open ${server.url}/setup#token=${setup}\n  (one-time link, valid 24 hours)\n`);

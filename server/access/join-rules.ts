@@ -1,15 +1,20 @@
 // Who may join which booking's session, and until when: joining is personal.
-// A prosecutor joins only the bookings they are booked on; a duty or defence
-// lawyer only the booking they witness or defend; nobody outside the booking's
-// window (from escort time minus joinOpensMinutesBefore to the end plus
-// joinClosesMinutesAfter). The display name comes from the account, never from
-// the client. Checked on every join; the session removes a live party at the
-// window's end (server/session/session.ts).
+// A prosecutor joins only the bookings they are booked on, or the bookings of a
+// colleague of their department when the department's head allows it (an
+// audited, revocable allowance: server/access/department-allowances.ts); a duty
+// or defence lawyer only the booking they witness or defend; nobody outside the
+// booking's window (from escort time minus joinOpensMinutesBefore to the end
+// plus joinClosesMinutesAfter). The display name comes from the account, never
+// from the client. Checked on every join; the session removes a live party at
+// the window's end (server/session/session.ts). The home page lists the same
+// answers (GET /api/me/bookings): the web never copies these rules.
 import type { Config } from '../config.js';
 import type { ScheduleService } from '../schedule/schedule-service.js';
 import type { BookingRow } from '../schedule/schedule-store.js';
 import type { PartyRole } from '../signalling/protocol.js';
 import type { Principal } from './authorization.js';
+
+type Person = Extract<Principal, { kind: 'user' }>;
 
 export interface JoinRight {
   bookingId: string;
@@ -19,15 +24,51 @@ export interface JoinRight {
   personKey: string;
   notBefore: Date;
   until: Date;
+  /** Booked on it, or standing in for a colleague under the department head's allowance (its id). */
+  basis: { kind: 'booked' } | { kind: 'department'; allowanceId: string; departmentId: string };
 }
 
 export type JoinVerdict = { ok: true; right: JoinRight } | { ok: false; code: 'forbidden' | 'not_found'; message: string };
+
+/** The department heads' allowances, as the join rules ask about them. */
+export interface DepartmentAllowanceLookup {
+  /**
+   * The allowance under which `person` may join bookings of `prosecutorId` (a
+   * colleague of the same department, granted by that department's current
+   * head and neither revoked nor expired), or null.
+   */
+  allowanceFor(person: Person, prosecutorId: string, now: Date): { allowanceId: string; departmentId: string } | null;
+  /** The colleagues whose bookings `person` may join under an allowance now. */
+  colleaguesOf(person: Person, now: Date): string[];
+}
+
+const noAllowances: DepartmentAllowanceLookup = { allowanceFor: () => null, colleaguesOf: () => [] };
+
+/** A booking a person may join, as the home page lists it. */
+export interface PersonBooking {
+  bookingId: string;
+  date: string;
+  roomId: string;
+  start: number;
+  end: number;
+  status: BookingRow['status'];
+  caseNumber: string;
+  sessionKind: BookingRow['session_kind'];
+  role: JoinRight['role'];
+  basis: JoinRight['basis']['kind'];
+  notBefore: Date;
+  until: Date;
+  /** May join now (the session itself must also be open). */
+  joinable: boolean;
+  /** Why not, when not. */
+  why: string | null;
+}
 
 /** Bookings whose session may be live. */
 const JOINABLE = new Set<BookingRow['status']>(['scheduled', 'escorting', 'in_room', 'in_session']);
 
 export class JoinRules {
-  constructor(private readonly schedule: ScheduleService, private readonly config: Config) {}
+  constructor(private readonly schedule: ScheduleService, private readonly config: Config, private readonly allowances: DepartmentAllowanceLookup = noAllowances) {}
 
   /** The window in which a booking's parties may be in its session (epoch ms). */
   window(row: BookingRow): { notBefore: Date; until: Date } {
@@ -38,20 +79,62 @@ export class JoinRules {
     };
   }
 
-  /** May this signed-in person join this booking now, and as whom? */
-  forPerson(p: Extract<Principal, { kind: 'user' }>, bookingId: string, now = new Date(this.schedule.clock.nowMs())): JoinVerdict {
-    const row = this.schedule.store.row(bookingId);
-    if (!row) return { ok: false, code: 'not_found', message: `no booking ${bookingId}` };
-    let role: JoinRight['role'] | null = null;
-    if (p.roles.includes('prosecutor') && row.prosecutor_id === p.userId) role = 'prosecutor';
-    else if (row.lawyer_id === p.userId && (row.lawyer_role === 'duty' ? p.roles.includes('duty_lawyer') : p.roles.includes('defence_lawyer'))) role = 'lawyer';
-    if (!role) return { ok: false, code: 'forbidden', message: 'you are not booked on this session' };
+  /** In which role, and on what basis, this person is a party of this booking (regardless of time). */
+  private partOf(p: Person, row: BookingRow, now: Date): { role: JoinRight['role']; basis: JoinRight['basis'] } | null {
+    if (p.roles.includes('prosecutor')) {
+      if (row.prosecutor_id === p.userId) return { role: 'prosecutor', basis: { kind: 'booked' } };
+      const allowance = this.allowances.allowanceFor(p, row.prosecutor_id, now);
+      if (allowance) return { role: 'prosecutor', basis: { kind: 'department', ...allowance } };
+    }
+    if (row.lawyer_id === p.userId && (row.lawyer_role === 'duty' ? p.roles.includes('duty_lawyer') : p.roles.includes('defence_lawyer'))) return { role: 'lawyer', basis: { kind: 'booked' } };
+    return null;
+  }
+
+  private verdict(p: Person, row: BookingRow, now: Date): JoinVerdict {
+    const part = this.partOf(p, row, now);
+    if (!part) return { ok: false, code: 'forbidden', message: 'you are not booked on this session' };
     if (!JOINABLE.has(row.status)) return { ok: false, code: 'forbidden', message: `this booking is ${row.status}` };
     const w = this.window(row);
     if (now < w.notBefore) return { ok: false, code: 'forbidden', message: `this session opens at ${w.notBefore.toISOString()}` };
     if (now >= w.until) return { ok: false, code: 'forbidden', message: `this session's window ended at ${w.until.toISOString()}` };
     // The session's timers run on this process's clock: give the end in it.
     const skew = this.schedule.clock.nowMs() - Date.now();
-    return { ok: true, right: { bookingId, role, displayName: p.displayName, personKey: `user:${p.userId}`, notBefore: w.notBefore, until: new Date(w.until.getTime() - skew) } };
+    return {
+      ok: true,
+      right: { bookingId: row.id, role: part.role, displayName: p.displayName, personKey: `user:${p.userId}`, notBefore: w.notBefore, until: new Date(w.until.getTime() - skew), basis: part.basis },
+    };
+  }
+
+  /** May this signed-in person join this booking now, and as whom? */
+  forPerson(p: Person, bookingId: string, now = new Date(this.schedule.clock.nowMs())): JoinVerdict {
+    const row = this.schedule.store.row(bookingId);
+    if (!row) return { ok: false, code: 'not_found', message: `no booking ${bookingId}` };
+    return this.verdict(p, row, now);
+  }
+
+  /**
+   * The bookings this person is a party of (booked, or under an allowance) from
+   * today to `days` ahead whose window has not ended, each with the same answer
+   * a join would get now.
+   */
+  bookingsOf(p: Person, now = new Date(this.schedule.clock.nowMs()), days = 7): PersonBooking[] {
+    const clock = this.schedule.clock;
+    const today = clock.local(now.getTime()).date;
+    const last = clock.local(now.getTime() + days * 86_400_000).date;
+    const prosecutorIds = p.roles.includes('prosecutor') ? [p.userId, ...this.allowances.colleaguesOf(p, now)] : [];
+    const lawyer = p.roles.includes('duty_lawyer') || p.roles.includes('defence_lawyer') ? p.userId : null;
+    const out: PersonBooking[] = [];
+    for (const row of this.schedule.store.rowsNaming({ prosecutorIds, lawyerId: lawyer, from: today, to: last })) {
+      const part = this.partOf(p, row, now);
+      if (!part || !JOINABLE.has(row.status)) continue;
+      const w = this.window(row);
+      if (now >= w.until) continue;
+      const v = this.verdict(p, row, now);
+      out.push({
+        bookingId: row.id, date: row.date, roomId: row.room_id, start: row.start_min, end: row.end_min, status: row.status, caseNumber: row.case_number, sessionKind: row.session_kind,
+        role: part.role, basis: part.basis.kind, notBefore: w.notBefore, until: w.until, joinable: v.ok, why: v.ok ? null : v.message,
+      });
+    }
+    return out;
   }
 }

@@ -1,12 +1,11 @@
 // REST for the site: rooms with their live session and agent status, live
-// sessions, demo join links, audit-trail check.
+// sessions, audit-trail check.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Config } from '../config.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { Signalling } from '../signalling/socket-server.js';
-import type { JoinTokens } from '../access/join-token.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import { HealthReport, PartyRole } from '../signalling/protocol.js';
 import { allow } from '../access/authorization.js';
@@ -16,13 +15,11 @@ export interface SiteDeps {
   config: Config;
   registry: SessionRegistry;
   signalling: Signalling;
-  tokens: JoinTokens;
   audit: AuditTrail;
   /** Rooms' service status as stored (staff set it on the board). */
   roomStatuses: () => Map<string, 'active' | 'out_of_service'>;
 }
 
-const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() });
 
 const RoomView = Type.Object({
   id: Type.String(),
@@ -84,26 +81,6 @@ export const siteRoutes = (deps: SiteDeps): FastifyPluginAsync => async (app) =>
       })),
     })),
   }));
-
-  r.get(
-    '/api/demo/join-links',
-    {
-      config: { access: allow.roles(['administrator']) },
-      schema: {
-        response: {
-          200: Type.Object({ links: Type.Array(Type.Object({ roomId: Type.String(), prosecutor: Type.String(), lawyer: Type.String() })) }),
-          404: ErrorReply,
-        },
-      },
-    },
-    async (_req, reply) => {
-      if (!deps.config.demo.standingSessions) return reply.code(404).send({ error: 'not_found', message: 'demo mode is off' });
-      const now = Date.now();
-      const link = (roomId: string, role: 'prosecutor' | 'lawyer') =>
-        `/session?token=${deps.tokens.issue({ roomId, role, bookingId: null, nbf: now - 60_000, exp: now + 12 * 3600_000 })}`;
-      return { links: deps.config.site.rooms.map((room) => ({ roomId: room.id, prosecutor: link(room.id, 'prosecutor'), lawyer: link(room.id, 'lawyer') })) };
-    }
-  );
 
   const VerifyReply = Type.Object({
     intact: Type.Boolean(),

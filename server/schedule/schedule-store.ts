@@ -177,6 +177,15 @@ export class ScheduleStore {
     return this.db.prepare('SELECT * FROM bookings WHERE id = ?').get(id) as BookingRow | undefined;
   }
 
+  /** Bookings from `from` to `to` (dates, inclusive) that name one of `prosecutorIds` as prosecutor or `lawyerId` as lawyer. */
+  rowsNaming(q: { prosecutorIds: readonly string[]; lawyerId: string | null; from: IsoDate; to: IsoDate }): BookingRow[] {
+    const ids = q.prosecutorIds.slice(0, 500);
+    const inList = ids.length ? `prosecutor_id IN (${ids.map(() => '?').join(', ')})` : '0';
+    return this.db
+      .prepare(`SELECT * FROM bookings WHERE date BETWEEN ? AND ? AND (${inList} OR lawyer_id = ?) ORDER BY date, start_min, room_id`)
+      .all(q.from, q.to, ...ids, q.lawyerId ?? '') as BookingRow[];
+  }
+
   /** Booking ids: B<date>-<number of the day>, e.g. B20261127-007. */
   static bookingId(date: IsoDate, n: number): string {
     return `B${date.replace(/-/g, '')}-${String(n).padStart(3, '0')}`;

@@ -1,7 +1,8 @@
-// REST calls of the home page. Shapes follow the server's /api/site and
-// /api/demo/join-links; HealthReport comes from the shared protocol module
-// (types only).
+// REST calls of the home page. Shapes follow the server's /api/site,
+// /api/auth/me and /api/me/bookings; HealthReport and the role names come from
+// the server's shared modules (types only).
 import type { HealthReport } from '../../server/signalling/protocol';
+import type { Role } from '../../server/access/roles';
 
 export type RoomKind = 'interrogation' | 'plea';
 
@@ -20,10 +21,31 @@ export interface SiteView {
   rooms: SiteRoom[];
 }
 
-export interface DemoJoinLink {
+/** The signed-in person (GET /api/auth/me). */
+export interface Me {
+  user: { id: string; username: string; displayName: string; organisationId: string; roles: Role[]; mustChangePassword: boolean };
+  csrfToken: string;
+}
+
+/** A booking the signed-in person may join (GET /api/me/bookings): the server's join rules answer. */
+export interface MyBooking {
+  bookingId: string;
+  date: string;
   roomId: string;
-  prosecutor: string;
-  lawyer: string;
+  roomName: string;
+  roomNameEn: string;
+  start: number;
+  end: number;
+  status: string;
+  caseNumber: string;
+  sessionKind: string;
+  role: 'prosecutor' | 'lawyer' | 'guest';
+  basis: 'booked' | 'department';
+  windowOpens: string;
+  windowCloses: string;
+  joinable: boolean;
+  sessionOpen: boolean;
+  why: string | null;
 }
 
 export class HttpError extends Error {
@@ -53,17 +75,24 @@ export async function fetchSite(signal?: AbortSignal): Promise<SiteView> {
   return body as unknown as SiteView;
 }
 
-/** The demo join links, or null when demo mode is off (404) or they cannot be read. */
-export async function fetchDemoLinks(signal?: AbortSignal): Promise<DemoJoinLink[] | null> {
+/** Who is signed in, or null (401). */
+export async function fetchMe(signal?: AbortSignal): Promise<Me | null> {
   try {
-    const body = await getJson('/api/demo/join-links', signal);
-    if (!isObject(body) || !Array.isArray(body.links)) return null;
-    return body.links.filter(
-      (l): l is DemoJoinLink =>
-        isObject(l) && typeof l.roomId === 'string' && typeof l.prosecutor === 'string' && typeof l.lawyer === 'string'
-    );
+    const body = await getJson('/api/auth/me', signal);
+    if (!isObject(body) || !isObject(body.user)) throw new Error('/api/auth/me: unexpected reply');
+    return body as unknown as Me;
   } catch (error) {
-    if (error instanceof DOMException && error.name === 'AbortError') throw error;
-    return null;
+    if (error instanceof HttpError && error.status === 401) return null;
+    throw error;
   }
+}
+
+export async function fetchMyBookings(signal?: AbortSignal): Promise<MyBooking[]> {
+  const body = await getJson('/api/me/bookings', signal);
+  if (!isObject(body) || !Array.isArray(body.bookings)) throw new Error('/api/me/bookings: unexpected reply');
+  return body.bookings as MyBooking[];
+}
+
+export async function logout(csrfToken: string): Promise<void> {
+  await fetch('/api/auth/logout', { method: 'POST', headers: { 'x-csrf-token': csrfToken } });
 }
