@@ -139,7 +139,7 @@ async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent:
   }
 }
 
-async function throughput(): Promise<{ cpMiBps: number; isoMiBps: number; imageHashMiBps: number; verifyMiBps: number; bytes: number }> {
+async function throughput(): Promise<{ cpMiBps: number; isoMiBps: number; imageHashMiBps: number; verifyMiBps: number; bytes: number; isoMethod: string }> {
   const dir = path.join(runDir, 'throughput');
   mkdirSync(path.join(dir, 'src'), { recursive: true });
   // Incompressible bytes in four files, like a booking's video and originals.
@@ -160,6 +160,7 @@ async function throughput(): Promise<{ cpMiBps: number; isoMiBps: number; imageH
   const iso: number[] = [];
   const ver: number[] = [];
   const hashS: number[] = [];
+  let isoMethod = '';
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   for (let round = 0; round < 3; round++) {
     mkdirSync(copyDir, { recursive: true });
@@ -176,6 +177,7 @@ async function throughput(): Promise<{ cpMiBps: number; isoMiBps: number; imageH
     // The image written by xorriso (and synced), as the copy is; its SHA-256 read-back apart.
     iso.push((built.writeMs + (performance.now() - ts)) / 1000);
     hashS.push(built.hashMs / 1000);
+    isoMethod = built.method;
     t = performance.now();
     const report = await verifyDisc(image);
     ver.push((performance.now() - t) / 1000);
@@ -187,7 +189,7 @@ async function throughput(): Promise<{ cpMiBps: number; isoMiBps: number; imageH
   const verifyS = median(ver);
   rmSync(dir, { recursive: true, force: true });
   const m = bytes / 2 ** 20;
-  return { cpMiBps: Math.round(m / cpS), isoMiBps: Math.round(m / isoS), imageHashMiBps: Math.round(m / median(hashS)), verifyMiBps: Math.round(m / verifyS), bytes };
+  return { cpMiBps: Math.round(m / cpS), isoMiBps: Math.round(m / isoS), imageHashMiBps: Math.round(m / median(hashS)), verifyMiBps: Math.round(m / verifyS), bytes, isoMethod };
 }
 
 const s = await session();
@@ -208,7 +210,7 @@ const result = {
   recordCpuPercentPerRoom: record.recordCpuPercentPerRoom,
   recordedRooms: record.rooms,
   lostPackets: record.lostPackets,
-  isoMiBps: tp.isoMiBps, cpMiBps: tp.cpMiBps, isoToCp: Math.round((tp.isoMiBps / tp.cpMiBps) * 100) / 100, imageHashMiBps: tp.imageHashMiBps, verifyMiBps: tp.verifyMiBps, throughputMiB: Math.round(tp.bytes / 2 ** 20),
+  isoMiBps: tp.isoMiBps, cpMiBps: tp.cpMiBps, isoToCp: Math.round((tp.isoMiBps / tp.cpMiBps) * 100) / 100, isoMethod: tp.isoMethod, imageHashMiBps: tp.imageHashMiBps, verifyMiBps: tp.verifyMiBps, throughputMiB: Math.round(tp.bytes / 2 ** 20),
   segments: s.segments, imageBytes: s.imageBytes, imagePath: s.imagePath, videoPath: s.videoPath,
 };
 console.log(json ? JSON.stringify(result) : JSON.stringify(result, null, 2));

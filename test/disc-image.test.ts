@@ -108,6 +108,29 @@ describe('disc image', () => {
     expect(sha256File(disc.imagePath)).toBe(disc.sha256);
   });
 
+  it('is written by the kernel copy byte for byte as xorriso alone writes it (Chinese and long names, nested, empty, sizes off the block)', async () => {
+    const src = path.join(tmp, 'layout');
+    const deep = path.join(src, 'originals', '第一次会话', '房间');
+    execFileSync('mkdir', ['-p', deep]);
+    const long = `${'京朝检刑诉〔2026〕9001号-房间摄像头-第一段-'.repeat(4)}.webm`; // over 255 bytes of Rock Ridge: its name continues in a CE area
+    writeFileSync(path.join(deep, long), Buffer.alloc(2048 * 3 + 17, 7));
+    writeFileSync(path.join(src, '空.txt'), '');
+    writeFileSync(path.join(src, 'one-block.bin'), Buffer.alloc(2048, 1));
+    const grafts = [
+      ...bundle.files.map((f) => ({ discPath: f.discPath, sourcePath: f.sourcePath })),
+      ...listFiles(src).map((p) => ({ discPath: p, sourcePath: path.join(src, p) })),
+    ];
+    const fast = await buildIso({ grafts, output: path.join(tmp, 'fast.iso'), epoch: 1_800_000_000, volumeId: 'LAYOUT' });
+    const alone = await buildIso({ grafts, output: path.join(tmp, 'alone.iso'), epoch: 1_800_000_000, volumeId: 'LAYOUT', method: 'xorriso' });
+    expect(fast.method, fast.fallbackReason).toBe('kernel-copy');
+    expect(alone.method).toBe('xorriso');
+    expect(fast.bytes).toBe(alone.bytes);
+    expect(fast.sha256).toBe(alone.sha256);
+    expect(sha256File(path.join(tmp, 'fast.iso'))).toBe(alone.sha256);
+    const dir = extract(path.join(tmp, 'fast.iso'));
+    expect(readFileSync(path.join(dir, 'originals', '第一次会话', '房间', long)).length).toBe(2048 * 3 + 17);
+  });
+
   it('verifies clean, and names the file whose byte was flipped in the image', async () => {
     const ok = await verifyDisc(disc.imagePath, { trustedFingerprint: key.fingerprint });
     expect(ok.problems).toEqual([]);
