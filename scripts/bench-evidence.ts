@@ -26,6 +26,7 @@ import { verifyDisc } from '../recordings/disc/verify.js';
 import { launchBrowser } from '../test/helpers/browser.js';
 import { measureCompositeLoad } from './bench/composite-load.js';
 import { measureRecordLoad } from './bench/record-load.js';
+import { staffMember } from '../test/helpers/staff.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,9 +76,10 @@ async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent:
   const clock = new SiteClock(tz, () => Date.now() + offsetMs);
   // Logs go to stderr: stdout carries the one JSON object.
   const server = await startServer(config, pino({ level: 'warn' }, pino.destination(2)), { clock });
-  const staff = server.secrets.staffKeys['staff'] ?? '';
+  // A member of detention-centre staff, signed in (cookie and CSRF token), books and steps the hearing.
+  const staff = await staffMember(server);
   const api = async (method: string, p: string, body?: unknown) => {
-    const r = await fetch(`${server.url}${p}`, { method, headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const r = await fetch(`${server.url}${p}`, { method, headers: { ...staff.headers(method !== 'GET'), 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
     const j = (await r.json()) as Record<string, unknown>;
     if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(j)}`);
     return j;

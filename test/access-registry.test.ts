@@ -9,6 +9,7 @@ import { clientEventAccess, clientEventSchemas, type ConnectionKind } from '../s
 import type { AccessRule } from '../server/access/authorization.js';
 import { allRoles, allScopes, type Role, type Scope } from '../server/access/roles.js';
 import { signedInAs, makeUser, signIn, type SignedIn } from './helpers/accounts.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -108,7 +109,7 @@ async function request(method: string, url: string, headers: Record<string, stri
 
 beforeAll(async () => {
   server = await startTestServer({ rooms: 4, standingSessions: true });
-  const made = await call<{ id: string }>(server.url, 'POST', '/api/bookings', bookingRequest(), server.secrets.staffKeys['staff']);
+  const made = await call<{ id: string }>(server.url, 'POST', '/api/bookings', bookingRequest(), await staffOf(server));
   expect(made.status).toBe(201);
   bookingId = made.body.id;
   await makeCallers();
@@ -177,7 +178,7 @@ describe('Socket.io events', () => {
     const room = server.config.site.rooms[0]!.id;
     sockets.party = await connect(server.url, { kind: 'party', token: server.tokens.issue({ roomId: room, role: 'lawyer', bookingId: null, nbf: now - 1000, exp: now + 600_000 }) });
     sockets.agent = await connect(server.url, { kind: 'agent', roomId: room, credential: server.secrets.agentCredentials[room] });
-    sockets.board = await connect(server.url, { kind: 'board', key: server.secrets.staffKeys['staff'] });
+    sockets.board = await connect(server.url, { kind: 'board' }, { cookie: (await staffOf(server)).cookie });
   });
   afterAll(() => {
     for (const s of Object.values(sockets)) s?.close();

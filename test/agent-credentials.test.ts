@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from './helpers/server.js';
 import { connect } from './helpers/client.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -30,8 +31,8 @@ describe('room agent credentials', () => {
   });
 
   it('the REST routes refuse anyone but an administrator', async () => {
-    const key = Object.values(server.secrets.staffKeys)[0]!;
-    for (const headers of [{}, { authorization: `Bearer ${key}` }] as Array<Record<string, string>>) {
+    const staff = await staffOf(server);
+    for (const headers of [{}, staff.headers(true)] as Array<Record<string, string>>) {
       const res = await fetch(`${server.url}/api/rooms/interrogation-1/agent-credential`, { method: 'POST', headers });
       expect([401, 403]).toContain(res.status);
     }

@@ -17,6 +17,7 @@ import { bookingRequest, call } from './helpers/http.js';
 import { makeOriginal, sha256File } from './helpers/evidence-fixture.js';
 import { makeUser, type TestUser } from './helpers/accounts.js';
 import { recordingDir } from '../recordings/recording-store.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const CASE = '朝检刑诉〔2026〕88号';
@@ -40,7 +41,7 @@ function tsSegment(file: string, seconds: number, offset: number): void {
 
 /** A finished booking whose recording is in the store as the recorder and the upload route leave it. */
 async function finishedBooking(): Promise<string> {
-  const staff = server.secrets.staffKeys['staff'];
+  const staff = await staffOf(server);
   const created = await call<{ id: string }>(server.url, 'POST', '/api/bookings', bookingRequest({ caseNumber: CASE }), staff);
   expect(created.status).toBe(201);
   const id = created.body.id;

@@ -20,6 +20,7 @@ import type { Principal } from '../server/access/authorization.js';
 import type { EvidenceJob } from '../recordings/disc/evidence-service.js';
 import type { Manifest } from '../recordings/disc/disc-files.js';
 import type { FastifyInstance } from 'fastify';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -59,7 +60,7 @@ beforeAll(async () => {
     rooms: 2, standingSessions: false,
     overrides: { evidence: { drives: { 'drive-a': `stdio:${tmp}/drive-a.bin`, 'drive-b': `stdio:${tmp}/drive-b.bin`, absent: '/dev/plea-no-such-drive' } } },
   });
-  const staff = server.secrets.staffKeys['staff'];
+  const staff = await staffOf(server);
   const created = await call<{ id: string }>(server.url, 'POST', '/api/bookings', bookingRequest({ caseNumber: '朝检刑诉〔2026〕77号' }), staff);
   expect(created.status).toBe(201);
   bookingId = created.body.id;
@@ -96,7 +97,7 @@ afterAll(async () => {
 
 describe('evidence clerk', () => {
   it('is a role: detention staff cannot reach the evidence routes', async () => {
-    const r = await call(server.url, 'GET', '/api/evidence/bookings', undefined, server.secrets.staffKeys['staff']);
+    const r = await call(server.url, 'GET', '/api/evidence/bookings', undefined, await staffOf(server));
     expect(r.status).toBe(403);
     expect((await call(server.url, 'POST', `/api/evidence/bookings/${bookingId}/build`, {})).status).toBe(401);
   });

@@ -14,6 +14,7 @@ import { SiteClock } from '../server/schedule/site-clock.js';
 import { SegmentUploader, sealSegment } from '../room-agent/evidence/segment-uploader.js';
 import { recordingDir } from '../recordings/recording-store.js';
 import { connect, send } from './helpers/client.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const base = loadConfig({ env: {} });
@@ -41,7 +42,7 @@ function put(room: string, credentialRoom: string, q: { sha256?: string; name?: 
 
 beforeAll(async () => {
   server = await startTestServer({ rooms: 2, standingSessions: false, overrides, clock });
-  const key = server.secrets.staffKeys['staff'];
+  const key = await staffOf(server);
   const now = clock.local();
   const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: Math.ceil((now.minute + 10) / 5) * 5, roomId: ROOM }), key);
   expect(created.status).toBe(201);
@@ -108,7 +109,7 @@ describe('evidence segment upload', () => {
   });
 
   it('the room agent dropping out of a booking session is an evidence gap (agent_disconnected), closed when it joins again', async () => {
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     expect((await call(server.url, 'POST', `/api/bookings/${bookingId}/status`, { status: 'in_room' }, key)).status).toBe(200);
     const auth = { kind: 'agent', roomId: ROOM, credential: server.secrets.agentCredentials[ROOM] };
     const first = await connect(server.url, auth);

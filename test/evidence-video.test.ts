@@ -22,6 +22,7 @@ import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
 import { RoomAgent } from '../room-agent/agent.js';
 import { analyseSync } from '../recordings/sync-analyser.js';
 import { recordingDir } from '../recordings/recording-store.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const ROOM = 'plea-1';
@@ -99,7 +100,7 @@ afterAll(async () => {
 
 describe('evidence video rendered live by the room agent', () => {
   it('records a 30 s session: duration, H.264 + AAC at 1024x576, A/V offset within 40 ms, and goes on when the inset party leaves', async () => {
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     const now = clock.local();
     const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: Math.ceil((now.minute + 10) / 5) * 5, roomId: ROOM }), key);
     expect(created.status).toBe(201);
@@ -177,7 +178,7 @@ describe('evidence video rendered live by the room agent', () => {
   }, 180_000);
 
   it('keeps a segment through a server restart and uploads it after', async () => {
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     const now = clock.local();
     const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: Math.ceil((now.minute + 30) / 5) * 5, roomId: ROOM, caseNumber: 'A-2026-002' }), key);
     expect(created.status).toBe(201);

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from './helpers/server.js';
 import { hostileString, hostileValue, protoName, shapedObject } from './helpers/hostile.js';
+import { apiToken, staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -34,7 +35,9 @@ describe('fuzzed REST requests', () => {
   it('thousands of hostile requests over every route: no 5xx, a clear error body', async () => {
     const routes = server.access.routes().filter((r) => r.url.startsWith('/api/') && r.method !== 'HEAD');
     expect(routes.length).toBeGreaterThan(10);
-    const staffKey = Object.values(server.secrets.staffKeys)[0]!;
+    // Staff as a signed-in person (cookie and CSRF token) and as a machine client's API token.
+    const staff = (await staffOf(server)).headers(true);
+    const staffToken = `Bearer ${await apiToken(server)}`;
     const agentAuth = `Agent interrogation-1:${server.secrets.agentCredentials['interrogation-1']}`;
     const bodyFields = ['date', 'caseNumber', 'detaineeId', 'procuratorateId', 'priorityClass', 'prosecutorId', 'lawyerRole', 'lawyerId', 'sessionKind', 'requestedStart', 'durationMin', 'status', 'reason', 'roomId', 'from', 'to', 'staffId', 'start', 'end', 'role'];
     const request = fc.record({
@@ -47,7 +50,7 @@ describe('fuzzed REST requests', () => {
         { weight: 1, arbitrary: fc.constantFrom('{"__proto__": {"admin": true}}', '{"constructor": {"prototype": {"x": 1}}}', '{', '[]', 'null', '"x"', '{"a":' + '['.repeat(500)) }
       ),
       contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream'),
-      auth: fc.constantFrom<string | null>(null, `Bearer ${staffKey}`, `Bearer ${staffKey}`, agentAuth, 'Bearer constructor', 'Agent constructor:aaaaaaaaaaaaaaaaaaaa', 'Agent __proto__:aaaaaaaaaaaaaaaaaaaa'),
+      auth: fc.constantFrom<Record<string, string> | null>(null, staff, staff, ...[staffToken, agentAuth, 'Bearer constructor', 'Agent constructor:aaaaaaaaaaaaaaaaaaaa', 'Agent __proto__:aaaaaaaaaaaaaaaaaaaa'].map((authorization) => ({ authorization }))),
     });
     let ran = 0;
     let pastTheGate = 0;
@@ -60,7 +63,8 @@ describe('fuzzed REST requests', () => {
           method,
           url: fill(route.url, params),
           query,
-          headers: { ...(auth ? { authorization: auth } : {}), ...(hasBody ? { 'content-type': contentType } : {}) },
+          // (The person's own logout would end their login session for the rest of the run.)
+          headers: { ...(auth === staff && route.url.startsWith('/api/auth/logout') ? null : auth), ...(hasBody ? { 'content-type': contentType } : {}) },
           ...(hasBody ? { payload: body } : {}),
         });
         expect(res.statusCode, `${method} ${route.url} → ${res.statusCode} ${res.body.slice(0, 200)}`).toBeLessThan(500);
@@ -81,9 +85,8 @@ describe('fuzzed REST requests', () => {
   });
 
   it('a JSON body carrying __proto__ is refused and pollutes nothing', async () => {
-    const staffKey = Object.values(server.secrets.staffKeys)[0]!;
     const res = await server.http.inject({
-      method: 'POST', url: '/api/bookings', headers: { authorization: `Bearer ${staffKey}`, 'content-type': 'application/json' },
+      method: 'POST', url: '/api/bookings', headers: { ...(await staffOf(server)).headers(true), 'content-type': 'application/json' },
       payload: '{"__proto__": {"polluted": true}, "caseNumber": "x"}',
     });
     expect(res.statusCode).toBe(400);

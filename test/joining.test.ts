@@ -12,6 +12,7 @@ import { connect, send, type TestSocket } from './helpers/client.js';
 import { makeUser, signIn, type SignedIn } from './helpers/accounts.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
 import { loadConfig } from '../server/config.js';
+import { staffOf } from './helpers/staff.js';
 
 const base = loadConfig({ env: {} });
 const allDay = ['00:00-24:00'];
@@ -40,7 +41,7 @@ function personSocket(s: SignedIn): Promise<TestSocket> {
     });
   });
 }
-const key = () => server.secrets.staffKeys['staff'];
+const key = () => staffOf(server);
 const errorOf = (r: Awaited<ReturnType<typeof send>>) => (r.ok ? { code: 'ok', message: '' } : r.error);
 
 beforeAll(async () => {
@@ -55,12 +56,12 @@ beforeAll(async () => {
     people[name] = await signIn(server, await makeUser(server, [...roles], { id, displayName: `账户名 ${id}` }));
   }
   const start = Math.ceil((now.minute + 10) / 5) * 5;
-  const made = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: start, prosecutorId: 'P-J1', lawyerRole: 'defence', lawyerId: 'L-J1', roomId: 'plea-1' }), key());
+  const made = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: start, prosecutorId: 'P-J1', lawyerRole: 'defence', lawyerId: 'L-J1', roomId: 'plea-1' }), await key());
   expect(made.status, JSON.stringify(made.body)).toBe(201);
   bookingId = String(made.body['id']);
-  expect((await call(server.url, 'POST', `/api/bookings/${bookingId}/status`, { status: 'in_room' }, key())).status).toBe(200);
+  expect((await call(server.url, 'POST', `/api/bookings/${bookingId}/status`, { status: 'in_room' }, await key())).status).toBe(200);
   // Two hours later: its window has not opened.
-  const later = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: start + 120, caseNumber: 'LATER-1', detaineeId: 'D-LATER', prosecutorId: 'P-J1', lawyerRole: 'defence', lawyerId: 'L-J1', roomId: 'plea-2' }), key());
+  const later = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: start + 120, caseNumber: 'LATER-1', detaineeId: 'D-LATER', prosecutorId: 'P-J1', lawyerRole: 'defence', lawyerId: 'L-J1', roomId: 'plea-2' }), await key());
   expect(later.status, JSON.stringify(later.body)).toBe(201);
   laterId = String(later.body['id']);
 });

@@ -6,6 +6,7 @@ import { io } from 'socket.io-client';
 import { startTestServer } from './helpers/server.js';
 import { connect, send, type TestSocket } from './helpers/client.js';
 import { redactUrl } from '../server/logger.js';
+import { apiToken } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -114,7 +115,7 @@ describe('HTTP', () => {
   });
 
   it('a body over the limit is refused with 413 and a JSON error', async () => {
-    const key = Object.values(server.secrets.staffKeys)[0]!;
+    const key = await apiToken(server);
     const res = await fetch(`${server.url}/api/bookings`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ caseNumber: 'x'.repeat(70_000) }) });
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: expect.any(String), message: expect.any(String) });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { bookingRequest, call, workday } from './helpers/http.js';
 import { connect, type TestSocket } from './helpers/client.js';
+import { staffOf } from './helpers/staff.js';
 
 const DAY = workday();
 /** Distinct working days after DAY, one per test that needs a day of its own. */
@@ -23,7 +24,7 @@ const notices: Array<{ bookingId: string; recipient: string; message: string }> 
 
 beforeAll(async () => {
   server = await startTestServer({ rooms: 10, standingSessions: false });
-  board = await connect(server.url, { kind: 'board', key: server.secrets.staffKeys['staff'] });
+  board = await connect(server.url, { kind: 'board' }, { cookie: (await staffOf(server)).cookie });
   board.on('schedule:changed', (c) => changes.push(c));
   board.on('schedule:notice', (n) => notices.push(n));
 });
@@ -32,7 +33,7 @@ afterAll(async () => {
   await server?.cleanup();
 });
 
-const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => call<T>(server.url, method, path, body, server.secrets.staffKeys['staff']);
+const api = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => call<T>(server.url, method, path, body, await staffOf(server));
 
 describe('staff authentication', () => {
   it('refuses the schedule without a staff key, or with a wrong one', async () => {
@@ -105,8 +106,8 @@ describe('booking', () => {
     expect(res.body).toMatchObject({ start: 600, end: 612 });
     const detail = await api<{ history: Array<{ action: string }>; notices: unknown[] }>('GET', `/api/bookings/${id}`);
     expect(detail.body.history.map((h) => h.action)).toEqual(['created', 'moved']);
-    // The audit trail names the staff member whose key was used.
-    expect(server.audit.recent(50).some((e) => e.action === 'booking.moved' && e.actor === 'staff:staff')).toBe(true);
+    // The audit trail names the member of staff who signed in.
+    expect(server.audit.recent(50).some((e) => e.action === 'booking.moved' && e.actor === 'user:staff-zhao')).toBe(true);
     expect(detail.body.notices.length).toBeGreaterThan(0);
     await waitFor('notice pushed', () => notices.some((n) => n.bookingId === id));
   });

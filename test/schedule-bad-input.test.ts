@@ -5,18 +5,19 @@
 // tables are the same before and after each case.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from './helpers/server.js';
-import { bookingRequest, call, siteDay, workday } from './helpers/http.js';
+import { bookingRequest, call, siteDay, workday, type Caller } from './helpers/http.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
-let key: string;
+let key: Caller;
 let booking: string;
 let shift: string;
 const DAY = workday();
 
 beforeAll(async () => {
   server = await startTestServer({ rooms: 10, standingSessions: false });
-  key = server.secrets.staffKeys['staff'] as string;
+  key = await staffOf(server);
   const b = await call(server.url, 'POST', '/api/bookings', bookingRequest({ caseNumber: 'OK-1', detaineeId: 'OKD', prosecutorId: 'OKP', lawyerId: 'OKL' }), key);
   expect(b.status).toBe(201);
   booking = String(b.body['id']);

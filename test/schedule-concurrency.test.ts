@@ -19,6 +19,9 @@ import { freeTcpPort } from './helpers/agent.js';
 import { waitFor } from './helpers/server.js';
 import { bookingRequest, call } from './helpers/http.js';
 import { openDatabase } from '../server/db/database.js';
+import { seedStaffAccount, signInAt } from './helpers/staff.js';
+import type { SignedIn } from './helpers/accounts.js';
+import { loadConfig } from '../server/config.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-race-'));
 const servers: Array<{ proc: ChildProcess; url: string }> = [];
@@ -45,9 +48,13 @@ async function startServerProcess(rtcMinPort: number): Promise<{ proc: ChildProc
   return { proc, url };
 }
 
+let staff: SignedIn;
 beforeAll(async () => {
+  // Both servers share the data directory (accounts, login sessions, cookie key): one member of staff signs in once.
+  const who = await seedStaffAccount(loadConfig({ env: { PLEA_DATA_DIR: dataDir } }));
   servers.push(await startServerProcess(41000));
   servers.push(await startServerProcess(41200));
+  staff = await signInAt(servers[0]!.url, who);
 });
 afterAll(async () => {
   // Wait for both processes to exit: a server still stopping writes into the
@@ -89,9 +96,6 @@ interface RaceResult {
 }
 
 async function race(requests: Array<Record<string, unknown>>): Promise<RaceResult> {
-  // Both servers share the data directory, so the same staff key.
-  const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as { staffKeys: Record<string, string> };
-  const key = secrets.staffKeys['staff'];
   // Idle servers wait in epoll, not in a sleep: the probe tells the two apart.
   for (const s of servers) await waitFor('server idle', () => waitChannel(s.proc.pid!) !== 'hrtimer_nanosleep', 5_000, 20);
 
@@ -105,7 +109,7 @@ async function race(requests: Array<Record<string, unknown>>): Promise<RaceResul
   try {
     pending = requests.map(async (body, i) => {
       const server = i % 2;
-      const r = await call(servers[server]!.url, 'POST', '/api/bookings', body, key);
+      const r = await call(servers[server]!.url, 'POST', '/api/bookings', body, staff);
       replies.push({ server, status: r.status, reason: r.body['reason'], at: performance.now() });
     });
     // Both processes must be seen asleep in SQLite's busy wait at the same time (well inside its 5 s timeout).

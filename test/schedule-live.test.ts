@@ -8,6 +8,7 @@ import { bookingRequest, call, siteDay } from './helpers/http.js';
 import { connect, send } from './helpers/client.js';
 import { loadConfig } from '../server/config.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
+import { staffOf } from './helpers/staff.js';
 
 const allDay = ['00:00-24:00'];
 const overrides = { schedule: { ...loadConfig({ env: {} }).schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } } };
@@ -25,7 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.cleanup();
 });
-const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => call<T>(server.url, method, path, body, server.secrets.staffKeys['staff']);
+const api = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => call<T>(server.url, method, path, body, await staffOf(server));
 
 describe('live status and the session', () => {
   it.skipIf(lateInDay)('opens the session at "in room", admits only this booking\'s links, marks "in session", closes at "finished"', async () => {
@@ -108,7 +109,7 @@ describe('live status and the session', () => {
   it('answers a malformed body with 400, not 500', async () => {
     const res = await fetch(`${server.url}/api/bookings`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.secrets.staffKeys['staff']}` },
+      headers: { 'content-type': 'application/json', ...(await staffOf(server)).headers(true) },
       body: '{"caseNumber":',
     });
     expect(res.status).toBe(400);

@@ -10,9 +10,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from './helpers/server.js';
-import { call } from './helpers/http.js';
+import { call, type Caller } from './helpers/http.js';
 import { loadConfig } from '../server/config.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
+import { staffOf } from './helpers/staff.js';
 
 const allDay = ['00:00-24:00'];
 const overrides = { schedule: { ...loadConfig({ env: {} }).schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } } };
@@ -22,10 +23,10 @@ const nearMidnight = today.minute > 23 * 60 + 30;
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
-let key: string;
+let key: Caller;
 beforeAll(async () => {
   server = await startTestServer({ rooms: 4, standingSessions: false, overrides });
-  key = server.secrets.staffKeys['staff'] as string;
+  key = await staffOf(server);
 });
 afterAll(async () => {
   await server?.cleanup();

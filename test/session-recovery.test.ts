@@ -8,6 +8,7 @@ import { startTestServer, waitFor } from './helpers/server.js';
 import { bookingRequest, call } from './helpers/http.js';
 import { freeTcpPort } from './helpers/agent.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
+import { staffOf } from './helpers/staff.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-recovery-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -27,7 +28,7 @@ describe('session recovery', () => {
   it('reopens the session of a booking in its room after a restart and after its worker dies', async () => {
     const port = await freeTcpPort();
     let server = await startTestServer({ dataDir, port, rooms: 10, standingSessions: false, overrides, clock });
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     const start = Math.ceil((now.minute + 10) / 5) * 5;
     const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: start, roomId: 'plea-1' }), key);
     expect(created.status).toBe(201);

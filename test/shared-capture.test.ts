@@ -22,6 +22,7 @@ import { RoomAgent } from '../room-agent/agent.js';
 import { beepFlashLavfi } from '../room-agent/beep-flash-clip.js';
 import { analyseSync } from '../recordings/sync-analyser.js';
 import { recordingDir } from '../recordings/recording-store.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const ROOM = 'plea-1';
@@ -96,7 +97,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('one capture for the publisher and the evidence video (devices code path)', () => {
   it('publishes RTP and renders the evidence video from one capture process, in sync, through encoder and publisher restarts', async () => {
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     const now = clock.local();
     const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: Math.ceil((now.minute + 10) / 5) * 5, roomId: ROOM }), key);
     expect(created.status).toBe(201);

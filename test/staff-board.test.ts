@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { launchBrowser } from './helpers/browser.js';
 import { bookingRequest, call, workday } from './helpers/http.js';
+import { staffOf } from './helpers/staff.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const DATE = workday(); // Monday–Friday: working windows 09:00–11:00 and 14:00–16:00
@@ -59,7 +60,7 @@ describe('staff board', () => {
   });
 
   it('shows the clash and alternatives before saving', async () => {
-    const taken = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-8', detaineeId: 'UI-D-8', prosecutorId: 'UI-P-8', lawyerId: 'UI-L-8', requestedStart: 603 }), server.secrets.staffKeys['staff']);
+    const taken = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-8', detaineeId: 'UI-D-8', prosecutorId: 'UI-P-8', lawyerId: 'UI-L-8', requestedStart: 603 }), await staffOf(server));
     expect(taken.status).toBe(201);
     const page = await openBoard();
     await page.getByTestId('new-booking-button').click();
@@ -79,7 +80,7 @@ describe('staff board', () => {
   });
 
   it('asks before taking a room with live bookings out of service, then moves them; flags what could not stay as it was', async () => {
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     const live = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, caseNumber: 'UI-10', detaineeId: 'UI-D-10', prosecutorId: 'UI-P-10', lawyerId: 'UI-L-10', requestedStart: 903, roomId: 'plea-4' }), key);
     expect(live.status).toBe(201);
     // A duty booking whose lawyer's shift is removed (applied): it stays, flagged.

@@ -7,12 +7,15 @@
  * from the server's log; the clients share the machine's cores with the server.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../../server/config.js';
+import { seedStaffAccount, signInAt } from '../../test/helpers/staff.js';
+import type { SignedIn } from '../../test/helpers/accounts.js';
 
 export interface ApiLoadResult {
   clients: number;
@@ -66,6 +69,10 @@ export async function scheduleApiLoad(options: { requests: number; clients: numb
   const configFile = path.join(dataDir, 'bench-config.json');
   // Working windows all day so that today's bookings can go "in room" whatever the hour.
   writeFileSync(configFile, JSON.stringify({ schedule: { weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } } }));
+  // The clients are members of detention-centre staff, each with an account, signed in once the server is up.
+  const benchConfig = loadConfig({ env: { PLEA_CONFIG: configFile, PLEA_DATA_DIR: dataDir } });
+  const staffAccounts: Array<{ username: string; password: string }> = [];
+  for (let i = 0; i < options.clients; i++) staffAccounts.push(await seedStaffAccount(benchConfig, `staff-bench-${i}`));
   const port = await freePort();
   const rtc = 44000 + Math.floor(Math.random() * 400) * 2;
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
@@ -108,8 +115,7 @@ export async function scheduleApiLoad(options: { requests: number; clients: numb
       if (Date.now() > deadline) throw new Error('bench server did not start within 60 s');
       await new Promise((r) => setTimeout(r, 200));
     }
-    const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as { staffKeys: Record<string, string> };
-    const key = secrets.staffKeys['staff'] ?? Object.values(secrets.staffKeys)[0] ?? '';
+    const people = await Promise.all(staffAccounts.map((who) => signInAt(url, who)));
     serverTimes.length = 0;
 
     const byStatus: Record<string, number> = {};
@@ -119,12 +125,12 @@ export async function scheduleApiLoad(options: { requests: number; clients: numb
     const dates = [siteDate(0), siteDate(1)];
     const rooms = ['interrogation-1', 'interrogation-2', 'interrogation-3', 'interrogation-4', 'interrogation-5', 'interrogation-6', 'plea-1', 'plea-2', 'plea-3', 'plea-4'];
     let sent = 0;
-    const call = async (op: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const callAs = (who: SignedIn) => async (op: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
       sent++;
       const t0 = performance.now();
       const res = await fetch(`${url}${p}`, {
         method,
-        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { ...who.headers(method !== 'GET'), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? null : JSON.stringify(body),
       });
       const text = await res.text();
@@ -136,6 +142,7 @@ export async function scheduleApiLoad(options: { requests: number; clients: numb
     };
     const client = async (n: number): Promise<void> => {
       const rand = rng(options.seed + n);
+      const call = callAs(people[n] as SignedIn);
       const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)] as T;
       while (sent < options.requests) {
         const x = rand();

@@ -4,8 +4,9 @@ import type { ClientToServerEvents, Reply, ServerToClientEvents } from '../../se
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-export function connect(url: string, auth: unknown): Promise<TestSocket> {
-  const socket: TestSocket = io(url, { auth: auth as Record<string, unknown>, transports: ['websocket'], reconnection: false, timeout: 5000 });
+/** Opens a socket with handshake `auth`; `headers` go with the handshake (a signed-in person's `cookie`). */
+export function connect(url: string, auth: unknown, headers?: Record<string, string>): Promise<TestSocket> {
+  const socket: TestSocket = io(url, { auth: auth as Record<string, unknown>, transports: ['websocket'], reconnection: false, timeout: 5000, ...(headers ? { extraHeaders: headers } : {}) });
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (err: Error) => {

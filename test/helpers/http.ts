@@ -4,11 +4,19 @@ export interface JsonReply<T = Record<string, unknown>> {
   body: T;
 }
 
-/** A request as staff with `key` (none: unauthenticated). */
-export async function call<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown, key?: string): Promise<JsonReply<T>> {
+/**
+ * Who calls: a key sent as `Authorization: Bearer <key>` (an API token), or a
+ * signed-in person (test/helpers/accounts.ts SignedIn: the cookie, and the CSRF
+ * token on writes).
+ */
+export type Caller = string | { headers(write: boolean): Record<string, string> };
+
+/** A request as `as` (none: unauthenticated). */
+export async function call<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown, as?: Caller): Promise<JsonReply<T>> {
+  const who = typeof as === 'string' ? { authorization: `Bearer ${as}` } : as ? as.headers(!['GET', 'HEAD'].includes(method.toUpperCase())) : {};
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...who, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.text();

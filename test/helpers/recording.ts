@@ -6,6 +6,7 @@ import { recordingDir, type Segment } from '../../recordings/recording-store.js'
 import { SiteClock } from '../../server/schedule/site-clock.js';
 import { loadConfig } from '../../server/config.js';
 import { bookingRequest, call } from './http.js';
+import { staffOf } from './staff.js';
 
 export interface Probe {
   duration: number;
@@ -40,7 +41,7 @@ export const tenOClock = new SiteClock(base.site.timeZone, () => Date.now() + of
 let n = 0;
 /** Books `roomId` 10 minutes from the site's now and puts the booking in its room (its session opens). */
 export async function bookInRoom(server: RunningServer, roomId: string): Promise<{ id: string; status: number; body: Record<string, unknown> }> {
-  const key = server.secrets.staffKeys['staff'];
+  const key = await staffOf(server);
   const now = tenOClock.local();
   const start = Math.ceil((now.minute + 10) / 5) * 5 + 20 * n;
   n++;
@@ -52,5 +53,5 @@ export async function bookInRoom(server: RunningServer, roomId: string): Promise
 }
 
 export async function setStatus(server: RunningServer, id: string, status: string): Promise<number> {
-  return (await call(server.url, 'POST', `/api/bookings/${id}/status`, { status }, server.secrets.staffKeys['staff'])).status;
+  return (await call(server.url, 'POST', `/api/bookings/${id}/status`, { status }, await staffOf(server))).status;
 }
