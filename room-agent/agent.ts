@@ -1,6 +1,7 @@
 // The room agent: the room PC's side of a session. Connects to the server,
 // reports health every few seconds, publishes the room's camera and microphone
-// over plain RTP when the room's session is open, plays the other parties, and
+// over SRTP when the room's session is open, plays the other parties (SRTP,
+// from the server's address only), and
 // reconnects and republishes by itself after a server restart or network drop.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,13 +14,17 @@ import type {
   ClientReply,
   ClientToServerEvents,
   HealthReport,
+  PlainConsumerInfo,
+  PlainPublishTarget,
   ProducerView,
   Reply,
   ServerToClientEvents,
 } from '../server/signalling/protocol.js';
 import { Publisher, publishTracks, type CaptureSource, type DeviceCapture } from './publisher.js';
 import { CaptureTap } from './capture-tap.js';
-import { Player, freePortPair, type Sink } from './player.js';
+import { Player, type Sink } from './player.js';
+import { freePortPair } from './ports.js';
+import { MediaGate } from './media-gate.js';
 import { ensureSyntheticClip } from './synthetic-clip.js';
 import { ChildReaper } from './child-reaper.js';
 import { ensureBeepFlashClip } from './beep-flash-clip.js';
@@ -41,8 +46,12 @@ export interface AgentOptions {
   /** The address the server sends our players' RTP to (this host as the server sees it). */
   mediaIp: string;
   healthIntervalMs: number;
-  /** Encrypt the published camera and microphone (SRTP) instead of plain RTP. */
-  srtp?: boolean;
+  /**
+   * Media to and from the room is SRTP; true sends and receives plain RTP
+   * instead (an explicit switch of the site's, warned about at start; the
+   * server must allow it too).
+   */
+  plainRtp?: boolean;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Render the evidence video of booking sessions live and upload its segments (a room PC does). */
   evidence?: { segmentSeconds?: number; width?: number; height?: number };
@@ -88,6 +97,7 @@ export class RoomAgent {
   }
 
   start(): void {
+    if (this.options.plainRtp) this.log('warn', 'plain RTP is switched on: the room\'s media goes unencrypted over the network');
     this.children = new ChildReaper(this.options.workDir, this.options.roomId);
     const reaped = this.children.reapLeftovers();
     if (reaped) this.log('warn', `ended ${reaped} media processes left by a previous run`);
@@ -219,28 +229,8 @@ export class RoomAgent {
     if (gen !== this.generation) return;
     this.sessionId = joined.session.sessionId;
     this.partyId = joined.partyId;
-    const tracks = [];
-    const taken = new Set<number>();
-    for (const t of publishTracks(hashSeed(`${this.options.roomId}:${Date.now()}`))) {
-      let pair = await freePortPair('0.0.0.0', 30000, 39998);
-      while (taken.has(pair[0])) pair = await freePortPair('0.0.0.0', 30000, 39998);
-      taken.add(pair[0]);
-      tracks.push({ ...t, sourcePort: pair[0], sourceRtcpPort: pair[1], ...(this.options.srtp ? { srtpKey: randomBytes(30).toString('base64') } : {}) });
-    }
-    const { targets } = await this.request('agent:publish', { tracks });
+    await this.publish(gen, source);
     if (gen !== this.generation) return;
-    const publisher = new Publisher(this.options.ffmpegPath, source, tracks, {
-      onExit: (code, detail) => {
-        if (gen !== this.generation || this.publisher !== publisher) return;
-        this.publisherRestarts++;
-        this.log('warn', `publisher ffmpeg exited (${code}); restarting`, { detail });
-        setTimeout(() => {
-          if (gen === this.generation && this.publisher === publisher) publisher.start(targets);
-        }, 1000).unref();
-      },
-    }, this.children, this.captureTap ?? undefined);
-    this.publisher = publisher;
-    publisher.start(targets);
     this.evidence?.begin(joined.evidence, joined.clock, clockOffset, this.evidenceCapture(source));
     this.state = 'live';
     this.joins++;
@@ -250,13 +240,84 @@ export class RoomAgent {
     }
   }
 
+  /**
+   * Publishes the camera and microphone: fresh source ports and, with SRTP, a
+   * fresh key per track. A publisher that exits is published again the same way
+   * (its old producers closed first): a restarted ffmpeg begins its SRTP packet
+   * index at zero, and reusing the key would reuse its keystream (and the
+   * server's replay check would drop the new packets anyway).
+   */
+  private async publish(gen: number, source: CaptureSource, previous?: PlainPublishTarget[]): Promise<void> {
+    for (const t of previous ?? []) await this.request('producer:close', { producerId: t.producerId }).catch(() => undefined);
+    if (gen !== this.generation) return;
+    const tracks = [];
+    const taken = new Set<number>();
+    for (const t of publishTracks(hashSeed(`${this.options.roomId}:${Date.now()}`))) {
+      let pair = await freePortPair('0.0.0.0', 30000, 39998);
+      while (taken.has(pair[0])) pair = await freePortPair('0.0.0.0', 30000, 39998);
+      taken.add(pair[0]);
+      tracks.push({ ...t, sourcePort: pair[0], sourceRtcpPort: pair[1], ...(this.options.plainRtp ? {} : { srtpKey: newSrtpKey() }) });
+    }
+    const { targets } = await this.request('agent:publish', { tracks });
+    if (gen !== this.generation) return;
+    const publisher = new Publisher(this.options.ffmpegPath, source, tracks, {
+      onExit: (code, detail) => {
+        if (gen !== this.generation || this.publisher !== publisher) return;
+        this.publisherRestarts++;
+        this.log('warn', `publisher ffmpeg exited (${code}); publishing again`, { detail });
+        setTimeout(() => {
+          if (gen !== this.generation || this.publisher !== publisher) return;
+          this.enqueue(async () => {
+            if (gen !== this.generation || this.publisher !== publisher) return;
+            await this.publish(gen, source, targets).catch((err: unknown) => {
+              this.log('warn', `publishing again failed: ${(err as Error).message}`);
+              // Leave and join afresh: the session event loop takes it from there.
+              if (gen === this.generation) this.enqueue(async () => this.rejoin(gen));
+            });
+          });
+        }, 1000).unref();
+      },
+    }, this.children, this.captureTap ?? undefined);
+    this.publisher = publisher;
+    publisher.start(targets);
+  }
+
+  private async rejoin(gen: number): Promise<void> {
+    if (gen !== this.generation) return;
+    await this.stopMedia('publishing failed');
+    await this.request('session:leave', {}).catch(() => undefined);
+    await this.joinWithRetry(gen);
+  }
+
   private async consume(p: ProducerView, gen: number): Promise<void> {
     if (!this.options.play || p.partyId === this.partyId || this.players.has(p.producerId)) return;
     const ip = this.options.mediaIp;
-    const [port, rtcpPort] = await freePortPair(ip);
-    const info = await this.request('agent:consume', { producerId: p.producerId, ip, port, rtcpPort });
-    if (gen !== this.generation) return;
-    const player = new Player(this.options.ffmpegPath, info, ip, port, rtcpPort, this.options.sink, path.join(this.options.workDir, 'sdp'), this.children, this.evidence?.tapFor(info));
+    // The gate holds the ports from now on, and lets only the server's datagrams through to the player.
+    const gate = await MediaGate.open(ip, {
+      onStray: (from) => this.log('warn', `dropped RTP from ${from}: the player takes media from the server only`, { role: p.role, kind: p.kind }),
+    });
+    let info: PlainConsumerInfo;
+    try {
+      info = await this.request('agent:consume', {
+        producerId: p.producerId,
+        ip,
+        port: gate.port,
+        rtcpPort: gate.rtcpPort,
+        ...(this.options.plainRtp ? {} : { srtpKey: newSrtpKey() }),
+      });
+    } catch (err) {
+      gate.close();
+      throw err;
+    }
+    if (gen !== this.generation) {
+      gate.close();
+      return;
+    }
+    if (!this.options.plainRtp && info.srtpKey === undefined) {
+      gate.close();
+      throw new Error('the server offered plain RTP for a consumer: refused (media to the room is SRTP)');
+    }
+    const player = new Player(this.options.ffmpegPath, info, gate, this.options.sink, this.children, this.evidence?.tapFor(info));
     this.players.set(p.producerId, player);
     player.start();
     // The player listens before the (paused) consumer starts sending.
@@ -337,6 +398,11 @@ export class RoomAgent {
     await this.evidence?.stop();
     this.state = 'stopped';
   }
+}
+
+/** A fresh SRTP master key and salt (30 bytes, base64), never logged. */
+function newSrtpKey(): string {
+  return randomBytes(30).toString('base64');
 }
 
 function hashSeed(text: string): number {

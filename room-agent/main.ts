@@ -3,7 +3,8 @@
 //   PLEA_SERVER_URL, PLEA_ROOM_ID, PLEA_ROOM_NAME, PLEA_AGENT_CREDENTIAL,
 //   PLEA_SYNTHETIC=1 (test sources) or PLEA_VIDEO_DEVICE / PLEA_AUDIO_DEVICE,
 //   PLEA_SINK=play|file|null, PLEA_SINK_DIR, PLEA_MEDIA_IP, PLEA_FFMPEG, PLEA_WORK_DIR,
-//   PLEA_SRTP=1 (publish camera and microphone as SRTP),
+//   PLEA_PLAIN_RTP=1 (plain RTP instead of SRTP both ways: an explicit switch, warned about;
+//   the server must allow it too, media.agentPlainRtp),
 //   PLEA_SYNTHETIC=beep-flash (the beep-and-flash pattern), PLEA_EVIDENCE=0 (no evidence video).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import Type from 'typebox';
 import { pino } from 'pino';
 import { checker } from '../server/validation.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
+import { secretLogPaths } from '../server/logger.js';
 import { RoomAgent } from './agent.js';
 
 const AgentConfig = Type.Object(
@@ -33,7 +35,8 @@ const AgentConfig = Type.Object(
     ffmpeg: Type.String(),
     workDir: Type.String({ minLength: 1 }),
     healthIntervalMs: Type.Integer({ minimum: 500, maximum: 60000 }),
-    srtp: Type.Boolean(),
+    /** Media to and from the room over plain RTP instead of SRTP (off unless switched on). */
+    plainRtp: Type.Boolean(),
     beepFlash: Type.Boolean(),
     evidence: Type.Boolean(),
   },
@@ -59,7 +62,7 @@ const raw = {
   ffmpeg: env['PLEA_FFMPEG'] ?? '',
   workDir: env['PLEA_WORK_DIR'] ?? path.join(os.tmpdir(), 'plea-room-agent'),
   healthIntervalMs: 5000,
-  srtp: /^(1|true|yes)$/i.test(env['PLEA_SRTP'] ?? ''),
+  plainRtp: /^(1|true|yes)$/i.test(env['PLEA_PLAIN_RTP'] ?? ''),
   // PLEA_SYNTHETIC=beep-flash: the beep-and-flash pattern (A/V sync measurement).
   beepFlash: /^beep-flash$/i.test(env['PLEA_SYNTHETIC'] ?? ''),
   // The evidence video of booking sessions is rendered unless PLEA_EVIDENCE=0.
@@ -72,7 +75,8 @@ if (!checked.ok) {
   process.exit(2);
 }
 const c = checked.value;
-const log = pino({ level: env['PLEA_LOG_LEVEL'] ?? 'info' }).child({ component: 'room-agent' });
+// Keys and the credential never reach the log, wherever they sit in a logged object.
+const log = pino({ level: env['PLEA_LOG_LEVEL'] ?? 'info', redact: { paths: secretLogPaths, censor: '[redacted]' } }).child({ component: 'room-agent' });
 const ffmpegPath = findFfmpeg(c.ffmpeg).path;
 const ffplay = spawnSync('ffplay', ['-version'], { stdio: 'ignore' }).status === 0 ? 'ffplay' : null;
 const sink =
@@ -93,7 +97,7 @@ const agent = new RoomAgent({
   play: true,
   mediaIp: c.mediaIp,
   healthIntervalMs: c.healthIntervalMs,
-  srtp: c.srtp,
+  plainRtp: c.plainRtp,
   ...(c.evidence ? { evidence: {} } : {}),
   log: (level, msg, extra) => log[level](extra ?? {}, msg),
 });

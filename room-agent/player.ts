@@ -1,13 +1,14 @@
-// Receives one consumer of another party over RTP (a mediasoup PlainTransport
-// sends to our port; RTCP to port+1) and plays it: on a room PC to the screen
-// and speakers (ffplay), in tests to a file or a null sink. Counts the frames
-// ffmpeg decodes, from its -progress output.
+// Receives one consumer of another party over SRTP (or plain RTP where the
+// site switched SRTP off): a mediasoup PlainTransport sends to the port pair of
+// its MediaGate, which passes only the server's datagrams on to this ffmpeg.
+// Plays it on a room PC to the screen and speakers (ffplay), in tests to a file
+// or a null sink, and hands decoded frames to the evidence compositor (the tap).
+// Counts the frames ffmpeg decodes, from its -progress output.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { PlainConsumerInfo } from '../server/signalling/protocol.js';
+import { SRTP_SUITE, type PlainConsumerInfo } from '../server/signalling/protocol.js';
 import type { ChildReaper } from './child-reaper.js';
+import type { MediaGate } from './media-gate.js';
 
 export type Sink = { kind: 'null' } | { kind: 'file'; dir: string } | { kind: 'play'; ffplay: string };
 
@@ -18,39 +19,32 @@ export interface PlayerTap {
   onData(chunk: Buffer): void;
 }
 
-/** Finds a free even/odd UDP port pair on the address (RTP, RTCP). */
-export async function freePortPair(ip: string, min = 20000, max = 29998): Promise<[number, number]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = min + 2 * Math.floor((Math.random() * (max - min)) / 2);
-    const ok = await Promise.all([port, port + 1].map((p) => canBind(ip, p)));
-    if (ok.every(Boolean)) return [port, port + 1];
-  }
-  throw new Error('no free UDP port pair for a player');
-}
+export { freePortPair } from './ports.js';
 
-function canBind(ip: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, ip, () => s.close(() => resolve(true)));
-  });
-}
-
-export function sdpFor(info: PlainConsumerInfo, ip: string, port: number, rtcpPort: number): string {
+/**
+ * The player's SDP: the codec, the loopback port its gate forwards to, loopback
+ * as the only source admitted, and with SRTP the server's key (RFC 4568
+ * a=crypto, which ffmpeg's SDP input decrypts and authenticates with). It holds
+ * a secret, so it goes to ffmpeg on its stdin, never into a file.
+ */
+export function sdpFor(info: PlainConsumerInfo, innerPort: number): string {
   const codec = info.rtpParameters.codecs[0];
   if (!codec) throw new Error('consumer has no codec');
   const name = codec.mimeType.split('/')[1] ?? '';
+  if (!/^[A-Za-z0-9-]{1,32}$/.test(name)) throw new Error(`refusing a codec name from the server that is not a plain name: ${JSON.stringify(name.slice(0, 40))}`);
   const ch = (codec as Record<string, unknown>)['channels'];
   const channels = typeof ch === 'number' && ch > 1 ? `/${ch}` : '';
+  if (info.srtpKey !== undefined && !/^[A-Za-z0-9+/]{40}$/.test(info.srtpKey)) throw new Error('refusing an SRTP key from the server that is not 30 bytes of base64');
   return [
     'v=0',
-    `o=- 0 0 IN IP4 ${ip}`,
+    'o=- 0 0 IN IP4 127.0.0.1',
     's=plea room agent player',
-    `c=IN IP4 ${ip}`,
+    'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=${info.kind} ${port} RTP/AVP ${codec.payloadType}`,
-    `a=rtcp:${rtcpPort}`,
+    `m=${info.kind} ${innerPort} RTP/AVP ${codec.payloadType}`,
+    'a=source-filter: incl IN IP4 * 127.0.0.1',
     `a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${channels}`,
+    ...(info.srtpKey ? [`a=crypto:1 ${SRTP_SUITE} inline:${info.srtpKey}`] : []),
     'a=recvonly',
     '',
   ].join('\r\n');
@@ -74,25 +68,27 @@ export class Player {
   constructor(
     private readonly ffmpegPath: string,
     readonly info: PlainConsumerInfo,
-    private readonly ip: string,
-    readonly port: number,
-    readonly rtcpPort: number,
+    /** Its receiving ports: only the server's datagrams come through to ffmpeg. */
+    readonly gate: MediaGate,
     private readonly sink: Sink,
-    private readonly workDir: string,
     private readonly children?: ChildReaper,
     private readonly tap?: PlayerTap
   ) {}
 
-  start(): void {
-    mkdirSync(this.workDir, { recursive: true });
-    const sdpFile = path.join(this.workDir, `${safeFileId(this.info.consumerId, 'consumer id')}.sdp`);
-    writeFileSync(sdpFile, sdpFor(this.info, this.ip, this.port, this.rtcpPort));
-    this.stopped = false;
-    this.spawn(sdpFile);
+  get port(): number {
+    return this.gate.port;
   }
 
-  private spawn(sdpFile: string): void {
-    const input = ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-reorder_queue_size', '64', '-i', sdpFile];
+  start(): void {
+    const sdp = sdpFor(this.info, this.gate.innerPort);
+    // Only the server's address and ports, from now on.
+    this.gate.admit({ ip: this.info.sourceIp, port: this.info.sourcePort, rtcpPort: this.info.sourceRtcpPort });
+    this.stopped = false;
+    this.spawn(sdp);
+  }
+
+  private spawn(sdp: string): void {
+    const input = ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'pipe,udp,rtp,srtp', '-reorder_queue_size', '64', '-f', 'sdp', '-i', 'pipe:0'];
     let cmd = this.ffmpegPath;
     let args: string[];
     if (this.sink.kind === 'play' && this.tap) {
@@ -100,7 +96,7 @@ export class Player {
       args = [...input, ...this.tap.outputArgs, ...(this.info.kind === 'video' ? ['-f', 'sdl2', this.info.role] : ['-f', 'pulse', this.info.role])];
     } else if (this.sink.kind === 'play') {
       cmd = this.sink.ffplay;
-      args = ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', 'nobuffer', '-window_title', `${this.info.role}`, sdpFile];
+      args = ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'pipe,udp,rtp,srtp', '-fflags', 'nobuffer', '-window_title', `${this.info.role}`, '-f', 'sdp', '-i', 'pipe:0'];
     } else if (this.sink.kind === 'file') {
       const out = path.join(this.sink.dir, `${safeFileId(this.info.role, 'role')}-${safeFileId(this.info.kind, 'kind')}-${safeFileId(this.info.consumerId, 'consumer id')}.mkv`);
       args = [...input, '-progress', 'pipe:1', '-nostats', '-c', 'copy', '-y', out];
@@ -108,7 +104,9 @@ export class Player {
       args = [...input, '-progress', 'pipe:1', '-nostats', '-f', 'null', '-'];
     }
     if (this.tap && this.sink.kind !== 'play') args = [...input, ...this.tap.outputArgs, ...args.slice(input.length)];
-    const child = spawn(cmd, args, { stdio: this.tap ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: this.tap ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'] });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(sdp);
     const tap = this.tap;
     if (tap) (child.stdio[3] as NodeJS.ReadableStream | null)?.on('data', (d: Buffer) => tap.onData(d));
     this.child = child;
@@ -125,7 +123,7 @@ export class Player {
       // consumer lives (e.g. the other party paused), listen again.
       if (!this.stopped) {
         this.restarts++;
-        setTimeout(() => !this.stopped && this.spawn(sdpFile), 500).unref();
+        setTimeout(() => !this.stopped && this.spawn(sdp), 500).unref();
       }
     });
   }
@@ -138,5 +136,6 @@ export class Player {
     this.stopped = true;
     this.child?.kill('SIGKILL');
     this.child = null;
+    this.gate.close();
   }
 }

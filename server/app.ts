@@ -85,6 +85,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const stale = store.closeStale();
   if (stale) log.warn({ sessions: stale }, 'closed sessions left open by a previous run');
   seedRooms(db, config, audit);
+  if (config.media.agentPlainRtp) log.warn('media.agentPlainRtp is on: room agents may send and receive plain RTP, unencrypted on the network');
 
   const tokens = new JoinTokens(secrets.joinSecret);
   const pool = await WorkerPool.create(
@@ -163,6 +164,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     limits: config.limits,
     allowedOrigins: config.http.allowedOrigins,
     trustProxy: config.http.trustProxy !== false,
+    agentPlainRtp: config.media.agentPlainRtp,
     personFromCookie: (header) => {
       if (!header) return null;
       const raw = http.parseCookie(header)[sessionCookie];

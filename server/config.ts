@@ -83,6 +83,8 @@ export const ConfigSchema = Type.Object(
         rtcMaxPort: Port,
         plainListenIp: Type.String({ minLength: 1 }),
         disableLiburing: Type.Boolean(),
+        /** Room agents' media unencrypted (plain RTP) instead of SRTP: an explicit switch, warned about at start. */
+        agentPlainRtp: Type.Boolean(),
       },
       { additionalProperties: false }
     ),
@@ -194,6 +196,7 @@ const envOverrides: Array<[string, string, 'string' | 'int' | 'bool']> = [
   ['PLEA_ANNOUNCED_ADDRESS', 'media.announcedAddress', 'string'],
   ['PLEA_RTC_MIN_PORT', 'media.rtcMinPort', 'int'],
   ['PLEA_RTC_MAX_PORT', 'media.rtcMaxPort', 'int'],
+  ['PLEA_AGENT_PLAIN_RTP', 'media.agentPlainRtp', 'bool'],
   ['PLEA_DATA_DIR', 'dataDir', 'string'],
   ['PLEA_FFMPEG', 'ffmpegPath', 'string'],
   ['PLEA_LOG_LEVEL', 'logLevel', 'string'],

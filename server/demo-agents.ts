@@ -9,7 +9,7 @@ import { RoomAgent } from '../room-agent/agent.js';
 type AgentHost = Pick<RunningServer, 'port' | 'config' | 'secrets'> & { log?: RunningServer['log'] };
 
 /** A room agent with synthetic camera and microphone, connected to this server over loopback. */
-export function syntheticRoomAgent(server: AgentHost, roomId: string, options: { play?: boolean; healthIntervalMs?: number; workDir?: string; srtp?: boolean } = {}): RoomAgent {
+export function syntheticRoomAgent(server: AgentHost, roomId: string, options: { play?: boolean; healthIntervalMs?: number; workDir?: string; plainRtp?: boolean } = {}): RoomAgent {
   const room = server.config.site.rooms.find((r) => r.id === roomId);
   if (!room) throw new Error(`no room ${roomId}`);
   const log = server.log ? componentLogger(server.log, 'demo-agent') : null;
@@ -25,7 +25,7 @@ export function syntheticRoomAgent(server: AgentHost, roomId: string, options: {
     play: options.play ?? false,
     mediaIp: '127.0.0.1',
     healthIntervalMs: options.healthIntervalMs ?? 5000,
-    srtp: options.srtp ?? false,
+    plainRtp: options.plainRtp ?? false,
     ...(log ? { log: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => log[level](extra ?? {}, msg) } : {}),
   });
 }

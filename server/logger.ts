@@ -48,9 +48,22 @@ function requestSerializer(req: LoggedRequest): Record<string, unknown> {
   };
 }
 
+/**
+ * Fields that hold secrets wherever they appear in a logged object, up to three
+ * levels down (SRTP keys of room media, agent credentials, join tokens, passwords).
+ */
+const secretFields = ['srtpKey', 'keyBase64', 'srtpParameters', 'credential', 'token', 'password', 'key'];
+export const secretLogPaths: string[] = secretFields.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`, `*[*].${f}`, `*.*[*].${f}`]);
+
 /** The root logger (stdout, or `destination`, e.g. a test's capture). */
 export function createRootLogger(level: LevelWithSilent, destination?: pino.DestinationStream): Logger {
-  const options = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { req: requestSerializer, err: pino.stdSerializers.err } };
+  const options = {
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { req: requestSerializer, err: pino.stdSerializers.err },
+    redact: { paths: secretLogPaths, censor: '[redacted]' },
+  };
   return destination ? pino(options, destination) : pino(options);
 }
 

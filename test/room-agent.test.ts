@@ -8,6 +8,7 @@ import { startTestServer, waitFor } from './helpers/server.js';
 import { freeTcpPort, inProcessAgent, producerBytes } from './helpers/agent.js';
 import type { RoomAgent } from '../room-agent/agent.js';
 import { syntheticRoomAgent } from '../server/demo-agents.js';
+import { syntheticParty } from './helpers/synthetic-party.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-agent-'));
 let agent: RoomAgent | null = null;
@@ -63,11 +64,12 @@ describe('room agent', () => {
     }
   });
 
-  it('publishes over SRTP when asked: the server decrypts what the agent encrypts', async () => {
+  it('media is SRTP both ways by default: the server decrypts what the agent encrypts, the agent\'s player decrypts what the server sends', async () => {
     const server = await startTestServer({ rooms: 1 });
     const room = server.config.site.rooms[0]!.id;
-    const srtpAgent = syntheticRoomAgent(server, room, { srtp: true, workDir: path.join(server.config.dataDir, 'srtp-agent') });
+    const srtpAgent = syntheticRoomAgent(server, room, { play: true, healthIntervalMs: 1000, workDir: path.join(server.config.dataDir, 'srtp-agent') });
     srtpAgent.start();
+    let other: Awaited<ReturnType<typeof syntheticParty>> | null = null;
     try {
       const party = () => server.registry.forRoom(room)?.partyList().find((p) => p.role === 'room');
       await waitFor('SRTP producers', () => party()?.producerEntries().length === 2, 30_000);
@@ -78,9 +80,33 @@ describe('room agent', () => {
         return (b['video'] ?? 0) > 20_000 && (b['audio'] ?? 0) > 1_000 ? b : null;
       });
       expect(bytes['video']).toBeGreaterThan(20_000);
+
+      // Server → room: another party's camera, consumed over an SRTP PlainTransport, decoded by the agent's player.
+      other = await syntheticParty(server, room, 'prosecutor', 'prosecutor');
+      const video = await waitFor('the agent decodes the prosecutor\'s video', () => srtpAgent.playerStats().find((p) => p.role === 'prosecutor' && p.kind === 'video' && p.framesDecoded > 10), 45_000);
+      expect(video.framesDecoded).toBeGreaterThan(10);
+      // Each of the room's consumers goes over a PlainTransport made with SRTP (the player above could only decode it with the server's key).
+      const consumers = party()!.consumerList();
+      expect(consumers.length).toBeGreaterThanOrEqual(1);
+      expect(consumers.every((c) => c.appData['srtp'] === true)).toBe(true);
     } finally {
+      other?.leave();
       await srtpAgent.stop();
       await server.cleanup();
     }
-  });
+  }, 120_000);
+
+  it('a plain RTP agent is refused unless the server switched plain RTP on', async () => {
+    const server = await startTestServer({ rooms: 1 });
+    const room = server.config.site.rooms[0]!.id;
+    const plainAgent = syntheticRoomAgent(server, room, { plainRtp: true, workDir: path.join(server.config.dataDir, 'plain-agent') });
+    plainAgent.start();
+    try {
+      await waitFor('refusal recorded', () => (server.db.prepare("SELECT COUNT(*) AS n FROM audit_entries WHERE action = 'access.refused' AND subject = 'event:agent:publish'").get() as { n: number }).n >= 1, 30_000);
+      expect(server.registry.forRoom(room)?.partyList().find((p) => p.role === 'room')?.producerEntries().length ?? 0).toBe(0);
+    } finally {
+      await plainAgent.stop();
+      await server.cleanup();
+    }
+  }, 60_000);
 });

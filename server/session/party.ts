@@ -21,6 +21,7 @@ import type {
   TrackSource,
   TransportInfo,
 } from '../signalling/protocol.js';
+import { SRTP_SUITE } from '../signalling/protocol.js';
 
 export interface TransportListen {
   listenIp: string;
@@ -313,7 +314,7 @@ export class Party extends TypedEmitter<PartyEvents> {
 
   private async publishTrack(track: PlainTrack, sourceIp: string | undefined, made: types.Transport[]): Promise<PlainPublishTarget> {
       const fixedSource = sourceIp !== undefined && track.sourcePort !== undefined;
-      const srtp = track.srtpKey ? { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: track.srtpKey } : undefined;
+      const srtp = track.srtpKey ? { cryptoSuite: SRTP_SUITE, keyBase64: track.srtpKey } : undefined;
       const transport = await this.router.createPlainTransport({
         listenInfo: { protocol: 'udp', ip: this.listen.plainListenIp },
         rtcpMux: false,
@@ -344,6 +345,8 @@ export class Party extends TypedEmitter<PartyEvents> {
         },
         appData: { source: track.source, srtp: srtp !== undefined },
       });
+      // One transport per published track: it goes when its producer goes (a republished track leaves no ports behind).
+      producer.observer.once('close', () => transport.close());
       this.adoptProducer(producer, track.source);
       return {
         kind: track.kind,
@@ -354,7 +357,12 @@ export class Party extends TypedEmitter<PartyEvents> {
       };
   }
 
-  async consumePlain(producerId: string, ip: string, port: number, rtcpPort: number): Promise<PlainConsumerInfo> {
+  /**
+   * Sends another party's producer to a room agent over its own PlainTransport:
+   * SRTP when the agent gives its key (`srtpKey`, for its RTCP to us), and the
+   * transport's own key goes back in the reply for the agent to decrypt with.
+   */
+  async consumePlain(producerId: string, ip: string, port: number, rtcpPort: number, srtpKey?: string): Promise<PlainConsumerInfo> {
     this.assertOpen();
     const found = this.otherPartyProducer(producerId);
     const plain = [...this.transports.values()].filter((t) => t.appData['kind'] !== 'webrtc' && t.appData['direction'] === 'recv').length;
@@ -365,16 +373,17 @@ export class Party extends TypedEmitter<PartyEvents> {
       listenInfo: { protocol: 'udp', ip: this.listen.plainListenIp },
       rtcpMux: false,
       comedia: false,
-      appData: { partyId: this.id, direction: 'recv' },
+      ...(srtpKey ? { enableSrtp: true, srtpCryptoSuite: SRTP_SUITE } : {}),
+      appData: { partyId: this.id, direction: 'recv', srtp: srtpKey !== undefined },
     });
     this.adopt(transport);
     try {
-      await transport.connect({ ip, port, rtcpPort });
+      await transport.connect({ ip, port, rtcpPort, ...(srtpKey ? { srtpParameters: { cryptoSuite: SRTP_SUITE, keyBase64: srtpKey } } : {}) });
       const consumer = await transport.consume({
         producerId,
         rtpCapabilities: this.router.rtpCapabilities,
         paused: true,
-        appData: { partyId: found.partyId },
+        appData: { partyId: found.partyId, srtp: srtpKey !== undefined },
       });
       this.adoptConsumer(consumer);
       // One transport per plain consumer: it goes when its consumer goes.
@@ -387,6 +396,9 @@ export class Party extends TypedEmitter<PartyEvents> {
         kind: consumer.kind,
         rtpParameters: consumer.rtpParameters as unknown as RtpParameters,
         sourceIp: transport.tuple.localAddress,
+        sourcePort: transport.tuple.localPort,
+        sourceRtcpPort: transport.rtcpTuple?.localPort ?? transport.tuple.localPort,
+        ...(srtpKey && transport.srtpParameters ? { srtpKey: transport.srtpParameters.keyBase64 } : {}),
       };
     } catch (err) {
       transport.close();

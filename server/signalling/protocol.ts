@@ -184,6 +184,11 @@ export const HealthReport = Type.Object(
 );
 export type HealthReport = Static<typeof HealthReport>;
 
+/** An SRTP master key and salt for AES_CM_128_HMAC_SHA1_80: 30 bytes, base64. */
+export const SrtpKey = Type.String({ pattern: '^[A-Za-z0-9+/]{40}$' });
+/** The one SRTP suite room agents and the server use (ffmpeg's and mediasoup's common ground). */
+export const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
+
 export const PlainTrack = Type.Object(
   {
     kind: MediaKind,
@@ -201,7 +206,7 @@ export const PlainTrack = Type.Object(
     sourcePort: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
     sourceRtcpPort: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
     /** SRTP (AES_CM_128_HMAC_SHA1_80): the agent's 30-byte master key and salt, base64. */
-    srtpKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{40}$' })),
+    srtpKey: Type.Optional(SrtpKey),
   },
   { additionalProperties: false }
 );
@@ -221,8 +226,16 @@ export interface PlainConsumerInfo {
   role: PartyRole;
   kind: MediaKind;
   rtpParameters: RtpParameters;
-  /** Where the server sends from: the agent's receiver may filter on it. */
+  /** Where the server sends from: the agent's receiver takes RTP and RTCP from these and nothing else. */
   sourceIp: string;
+  sourcePort: number;
+  sourceRtcpPort: number;
+  /**
+   * SRTP (AES_CM_128_HMAC_SHA1_80): the server's 30-byte master key and salt for
+   * this consumer, base64 (the agent decrypts with it). Absent: plain RTP, which
+   * the server allows only when configured (media.agentPlainRtp). A secret: never logged.
+   */
+  srtpKey?: string;
 }
 /**
  * The session's clock, told to the room agent at join: the evidence video burns
@@ -283,6 +296,8 @@ export const clientEventSchemas = {
       ip: Type.String({ minLength: 1, maxLength: 64 }),
       port: Type.Integer({ minimum: 1024, maximum: 65535 }),
       rtcpPort: Type.Integer({ minimum: 1024, maximum: 65535 }),
+      /** SRTP: the agent's master key and salt (its RTCP to the server); absent: plain RTP, if the server allows it. */
+      srtpKey: Type.Optional(SrtpKey),
     },
     { additionalProperties: false }
   ),

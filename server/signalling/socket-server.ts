@@ -94,6 +94,8 @@ export interface SignallingDeps {
   allowedOrigins?: readonly string[];
   /** Behind a trusted proxy the client's address is the first X-Forwarded-For entry. */
   trustProxy?: boolean;
+  /** Whether room agents may send or receive plain RTP (config media.agentPlainRtp); otherwise SRTP only. */
+  agentPlainRtp?: boolean;
   /** The site's time zone (the session clock is shown in it). */
   timeZone: string;
   /** The case number of a booking, for the room agent's evidence video. */
@@ -439,12 +441,16 @@ class Connection {
       this.onHealth?.(report);
       return {};
     });
-    this.handle('agent:publish', async (p) => ({ targets: await this.joined().party.publishPlain(p.tracks, normaliseIp(socket.handshake.address)) }));
+    this.handle('agent:publish', async (p) => {
+      if (p.tracks.some((t) => t.srtpKey === undefined)) this.plainRtp('agent:publish');
+      return { targets: await this.joined().party.publishPlain(p.tracks, normaliseIp(socket.handshake.address)) };
+    });
     this.handle('agent:consume', async (p) => {
       // Media goes only to the agent's own host.
       const peer = normaliseIp(socket.handshake.address);
       if (normaliseIp(p.ip) !== peer) throw new SignallingError('forbidden', `media may only be sent to the agent's own address ${peer}`);
-      return this.joined().party.consumePlain(p.producerId, p.ip, p.port, p.rtcpPort);
+      if (p.srtpKey === undefined) this.plainRtp('agent:consume');
+      return this.joined().party.consumePlain(p.producerId, p.ip, p.port, p.rtcpPort, p.srtpKey);
     });
     socket.onAny((event: string, ...args: unknown[]) => {
       if (Object.hasOwn(clientEventSchemas, event)) return;
@@ -486,6 +492,15 @@ class Connection {
         // Nothing may escape as an unhandled rejection, even a failing reply.
         .catch((err: unknown) => this.log.error({ err, event }, 'cannot answer an event'));
     });
+  }
+
+  /** Media to and from a room is SRTP; plain RTP only where the site switched it on (media.agentPlainRtp). */
+  private plainRtp(event: 'agent:publish' | 'agent:consume'): void {
+    if (!this.deps.agentPlainRtp) {
+      this.refused(event, 'plain RTP is off on this server: room media is SRTP');
+      throw new SignallingError('forbidden', `${event}: plain RTP is not allowed on this server; send an SRTP key (media.agentPlainRtp is off)`);
+    }
+    this.log.warn({ event }, 'room media over plain RTP (media.agentPlainRtp is on): unencrypted on the network');
   }
 
   private refusedRate(event: string): void {
