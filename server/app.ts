@@ -201,7 +201,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     },
   });
   recorder.on('disk', (notice) => signalling.toBoards('recording:disk', notice));
-  await http.register(agentCredentialRoutes({ credentials: agentCredentials, rooms: new Set(config.site.rooms.map((r) => r.id)), disconnect: (roomId) => signalling.disconnectAgent(roomId) }));
+  await http.register(agentCredentialRoutes({ credentials: agentCredentials, rooms: config.site.rooms, disconnect: (roomId) => signalling.disconnectAgent(roomId), online: (roomId) => signalling.agentStatus(roomId).online }));
   await http.register(siteRoutes({ config, registry, signalling, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule, () => url));
   await http.register(authRoutes(accounts));

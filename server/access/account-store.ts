@@ -61,6 +61,9 @@ interface TokenRow {
   created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null;
 }
 
+/** An administrator's lock lasts until an administrator unlocks the account. */
+export const ADMIN_LOCK_UNTIL = '9999-12-31T23:59:59.000Z';
+
 export class AccountStore {
   constructor(private readonly db: Db, private readonly audit: AuditTrail) {}
 
@@ -123,7 +126,7 @@ export class AccountStore {
     })();
   }
 
-  updateUser(id: string, patch: { displayName?: string; organisationId?: string; roles?: readonly Role[]; disabled?: boolean }, actor: string): void {
+  updateUser(id: string, patch: { displayName?: string; organisationId?: string; roles?: readonly Role[]; disabled?: boolean; locked?: boolean }, actor: string): void {
     this.db.transaction(() => {
       const now = new Date().toISOString();
       if (patch.displayName !== undefined) this.db.prepare('UPDATE users SET display_name = ?, updated_at = ? WHERE id = ?').run(patch.displayName, now, id);
@@ -133,7 +136,10 @@ export class AccountStore {
         this.db.prepare('DELETE FROM user_roles WHERE user_id = ?').run(id);
         for (const role of patch.roles) this.db.prepare('INSERT INTO user_roles (user_id, role) VALUES (?, ?)').run(id, role);
       }
-      if (patch.disabled) this.revokeSessionsIn(id, now);
+      // Locked by an administrator: until unlocked (a lock-out after failed logins ends by itself).
+      if (patch.locked === true) this.db.prepare('UPDATE users SET locked_until = ?, updated_at = ? WHERE id = ?').run(ADMIN_LOCK_UNTIL, now, id);
+      if (patch.locked === false) this.db.prepare('UPDATE users SET locked_until = NULL, failed_logins = 0, updated_at = ? WHERE id = ?').run(now, id);
+      if (patch.disabled || patch.locked) this.revokeSessionsIn(id, now);
       this.audit.append({ actor, action: 'user.changed', subject: `user:${id}`, detail: { ...patch, ...(patch.roles ? { roles: [...patch.roles] } : {}) } });
     })();
   }

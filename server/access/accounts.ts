@@ -245,11 +245,11 @@ export class Accounts {
     return { user: Accounts.view(this.store.user(id) as UserRecord), temporaryPassword: temp };
   }
 
-  updateUser(id: string, patch: { displayName?: string; organisationId?: string; roles?: readonly Role[]; disabled?: boolean }, actor: string): UserView {
+  updateUser(id: string, patch: { displayName?: string; organisationId?: string; roles?: readonly Role[]; disabled?: boolean; locked?: boolean }, actor: string): UserView {
     const user = this.store.user(id);
     if (!user) throw new DomainError(404, 'not_found', `no user ${id}`);
     this.checkRolesAndOrganisation(patch.roles, patch.organisationId);
-    const losesAdmin = user.roles.includes('administrator') && ((patch.roles && !patch.roles.includes('administrator')) || patch.disabled === true);
+    const losesAdmin = user.roles.includes('administrator') && ((patch.roles && !patch.roles.includes('administrator')) || patch.disabled === true || patch.locked === true);
     if (losesAdmin && this.store.countWithRole('administrator') <= 1) throw new DomainError(409, 'last_administrator', 'the last administrator cannot lose the role or be disabled');
     this.store.updateUser(id, patch, actor);
     return Accounts.view(this.store.user(id) as UserRecord);

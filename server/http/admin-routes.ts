@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { actorOf, allow, type Principal } from '../access/authorization.js';
 import { Accounts } from '../access/accounts.js';
-import { Role, Scope } from '../access/roles.js';
+import { Role, Scope, allRoles, allScopes } from '../access/roles.js';
 import { DomainError } from '../errors.js';
 import { UserView } from './auth-routes.js';
 
@@ -22,6 +22,7 @@ const OrganisationKind = Type.Union([
   Type.Literal('legal_aid_office'),
   Type.Literal('detention_centre'),
 ]);
+const organisationKinds = ['procuratorate', 'department', 'higher_procuratorate', 'sibling_procuratorate', 'law_office', 'legal_aid_office', 'detention_centre'] as const;
 const Organisation = Type.Object({ id: Id, name: Type.String({ minLength: 1, maxLength: 128 }), nameEn: Type.String({ minLength: 1, maxLength: 128 }), kind: OrganisationKind, parentId: Type.Union([Id, Type.Null()]) }, { additionalProperties: false });
 const TokenView = Type.Object({
   id: Type.String(), name: Type.String(), organisationId: Type.Union([Type.String(), Type.Null()]), scopes: Type.Array(Scope),
@@ -37,6 +38,19 @@ function adminOf(req: FastifyRequest): Extract<Principal, { kind: 'user' }> {
 
 export const adminRoutes = (accounts: Accounts): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  // The page asks for the lists instead of copying them.
+  r.get(
+    '/api/admin/catalogue',
+    {
+      config: admin,
+      schema: {
+        description: 'The roles people may hold, the scopes API tokens may carry and the kinds of organisation, as the server knows them',
+        response: { 200: Type.Object({ roles: Type.Array(Role), scopes: Type.Array(Scope), organisationKinds: Type.Array(OrganisationKind) }) },
+      },
+    },
+    async () => ({ roles: [...allRoles], scopes: [...allScopes], organisationKinds: [...organisationKinds] })
+  );
 
   r.get('/api/admin/users', { config: admin, schema: { response: { 200: Type.Object({ users: Type.Array(UserView) }) } } }, async () => ({
     users: accounts.store.users().map((u) => Accounts.view(u)),
@@ -63,7 +77,7 @@ export const adminRoutes = (accounts: Accounts): FastifyPluginAsync => async (ap
       config: admin,
       schema: {
         params: IdParams,
-        body: Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), organisationId: Type.Optional(Id), roles: Type.Optional(Roles), disabled: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 }),
+        body: Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), organisationId: Type.Optional(Id), roles: Type.Optional(Roles), disabled: Type.Optional(Type.Boolean()), locked: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 }),
         response: { 200: UserView, 400: ErrorReply, 404: ErrorReply, 409: ErrorReply },
       },
     },

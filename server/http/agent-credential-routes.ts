@@ -11,11 +11,28 @@ const RoomParams = Type.Object({ roomId: Type.String({ pattern: '^[a-z0-9][a-z0-
 const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() });
 const admin = { access: allow.roles(['administrator']) };
 
-export const agentCredentialRoutes = (deps: { credentials: AgentCredentials; rooms: ReadonlySet<string>; disconnect: (roomId: string) => void }): FastifyPluginAsync => async (app) => {
+export interface AgentCredentialDeps {
+  credentials: AgentCredentials;
+  rooms: ReadonlyArray<{ id: string; name: string; nameEn: string }>;
+  disconnect: (roomId: string) => void;
+  online: (roomId: string) => boolean;
+}
+
+export const agentCredentialRoutes = (deps: AgentCredentialDeps): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const ids = new Set(deps.rooms.map((room) => room.id));
   const known = (roomId: string) => {
-    if (!deps.rooms.has(roomId)) throw new DomainError(404, 'not_found', `no room ${roomId}`);
+    if (!ids.has(roomId)) throw new DomainError(404, 'not_found', `no room ${roomId}`);
   };
+  r.get('/api/rooms/agent-credentials', {
+    config: admin,
+    schema: {
+      description: 'Each room: whether its agent has a working credential (never the credential) and whether the agent is connected',
+      response: { 200: Type.Object({ rooms: Type.Array(Type.Object({ roomId: Type.String(), name: Type.String(), nameEn: Type.String(), hasCredential: Type.Boolean(), online: Type.Boolean() })) }) },
+    },
+  }, async () => ({
+    rooms: deps.rooms.map((room) => ({ roomId: room.id, name: room.name, nameEn: room.nameEn, hasCredential: deps.credentials.get(room.id) !== undefined, online: deps.online(room.id) })),
+  }));
   r.post('/api/rooms/:roomId/agent-credential', {
     config: admin,
     schema: { description: 'Issues a new credential for the room agent (shown once); the old one stops working and the live agent is disconnected', params: RoomParams, response: { 200: Type.Object({ roomId: Type.String(), credential: Type.String() }), 404: ErrorReply } },
