@@ -32,6 +32,7 @@ import { ScheduleStore } from './schedule/schedule-store.js';
 import { ScheduleService } from './schedule/schedule-service.js';
 import { RecordingStore } from '../recordings/recording-store.js';
 import { evidenceUploadRoutes } from './http/evidence-upload-routes.js';
+import { EvidenceIntake } from '../recordings/evidence-intake.js';
 import { agentFromAuthorization } from './access/agent-http-auth.js';
 import { EvidenceGapWatch } from '../recordings/evidence-gap-watch.js';
 import { EvidenceService } from '../recordings/disc/evidence-service.js';
@@ -187,7 +188,25 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   });
   await http.register(evidenceRoutes(evidence));
   await http.register(clerkRoutes(evidence));
-  await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, bookingRoom: (id) => schedule.store.row(id)?.room_id ?? null }));
+  const intake = new EvidenceIntake({
+    window: (id) => {
+      const b = schedule.store.row(id);
+      if (!b) return null;
+      return {
+        roomId: b.room_id,
+        opensAt: schedule.clock.toEpochMs(b.date, b.start_min - b.escort_before_min),
+        scheduledEnd: schedule.clock.toEpochMs(b.date, b.end_min),
+        live: b.status === 'escorting' || b.status === 'in_room' || b.status === 'in_session',
+      };
+    },
+    recordings,
+    sealed: (id) => evidence.custody.events(id).some((e) => e.kind === 'sealed'),
+    hasImages: (id) => evidence.custody.discImages(id).length > 0,
+    audit,
+    now: () => schedule.clock.nowMs(),
+    graceMs: config.evidence.uploadGraceMinutes * 60_000,
+  });
+  await http.register(evidenceUploadRoutes({ dataDir: config.dataDir, recordings, intake }));
   const recorder = new Recorder({
     config: { ...config.recording, dataDir: config.dataDir, ffmpegPath: findFfmpeg(config.ffmpegPath).path, listenIp: config.media.plainListenIp },
     registry,

@@ -156,6 +156,11 @@ export const ConfigSchema = Type.Object(
         drives: Type.Record(Type.String({ pattern: '^[a-z0-9-]{1,32}$' }), Type.String({ minLength: 1, maxLength: 512 })),
         /** Debian's Chromium, which prints the note's PDF. */
         chromiumPath: Type.String({ minLength: 1 }),
+        /**
+         * How long after a booking's end its room agent's evidence segments are still taken: the agent keeps
+         * segments through a network drop and sends them when it is back (a late one makes built images stale).
+         */
+        uploadGraceMinutes: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60 }),
       },
       { additionalProperties: false }
     ),

@@ -12,6 +12,7 @@ const base: ActionFacts = {
   discs: [{ discNo: 1, sha256: A, fileExists: true }],
   events: [{ kind: 'image_built', discNo: 1, copy: null, imageSha256: A }],
   drives: [{ name: 'drive-a', attached: true }],
+  imagesStale: false,
 };
 const facts = (over: Partial<ActionFacts>): ActionFacts => ({ ...base, ...over });
 
@@ -25,6 +26,17 @@ describe('evidence actions', () => {
     expect(running.discs[0]?.verify.blockedBy).toBe('build_running');
     // Another job (a burn) does not close verifying: the service queues it.
     expect(evidenceActions(facts({ activeJobs: [{ kind: 'burn' }] })).discs[0]?.verify.allowed).toBe(true);
+  });
+
+  it('a stale image (a segment came after it was built) may be verified and rebuilt, not burned, sealed or handed over', () => {
+    const burned = [{ kind: 'image_built', discNo: 1, copy: null, imageSha256: A }, { kind: 'burned', discNo: 1, copy: 'master' as const, imageSha256: A }];
+    const stale = evidenceActions(facts({ imagesStale: true, events: burned }));
+    const d = stale.discs[0]!;
+    expect([d.burnMaster.blockedBy, d.burnWorking.blockedBy, d.seal.blockedBy, d.handOver.blockedBy]).toEqual(['image_stale', 'image_stale', 'image_stale', 'image_stale']);
+    expect(d.verify.allowed).toBe(true);
+    expect(stale.build.allowed).toBe(true);
+    // The same facts, not stale: the master may be sealed.
+    expect(evidenceActions(facts({ events: burned })).discs[0]?.seal.allowed).toBe(true);
   });
 
   it('closes burning where no drive is attached, and says so', () => {

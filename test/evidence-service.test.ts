@@ -47,6 +47,15 @@ function probeDuration(file: string): { duration: number; codecs: string[] } {
   return { duration: Number(out.format.duration), codecs: out.streams.map((s) => s.codec_name).sort() };
 }
 
+/** The room agent's upload of one evidence segment (the route the agent's uploader calls). */
+function uploadAsAgent(file: string, name: string, startedAt: string, endedAt: string): Promise<Response> {
+  const room = server.config.site.rooms[0]!.id;
+  const q = new URLSearchParams({ startedAt, endedAt, sha256: sha256File(file) });
+  return fetch(`${server.url}/api/rooms/${room}/evidence/${bookingId}/segments/${name}?${q}`, {
+    method: 'PUT', headers: { 'content-type': 'video/mp2t', authorization: `Agent ${room}:${server.secrets.agentCredentials[room] ?? ''}` }, body: new Uint8Array(readFileSync(file)),
+  });
+}
+
 async function settle(job: EvidenceJob): Promise<EvidenceJob> {
   return waitFor(`job ${job.id}`, async () => {
     const r = await clerkApp.inject({ method: 'GET', url: `/api/evidence/jobs/${job.id}` });
@@ -145,6 +154,32 @@ describe('evidence clerk', () => {
     expect(server.evidence.custody.discImages(bookingId)[0]?.sha256).toBe(first);
   });
 
+  it('a segment stored after the build (an agent back from a network drop) makes the image stale: not burned until built again', async () => {
+    const first = server.evidence.custody.discImages(bookingId)[0]!;
+    expect(server.evidence.imagesStale(bookingId)).toBe(false);
+    const file = path.join(tmp, 'late.ts');
+    tsSegment(file, 2, 4);
+    const late = await uploadAsAgent(file, '20261127T011604Z-00003.ts', iso(4), iso(6));
+    expect(late.status).toBe(201);
+    expect(server.evidence.imagesStale(bookingId)).toBe(true);
+    expect(server.db.prepare("SELECT COUNT(*) AS n FROM audit_entries WHERE action = 'evidence.image_stale' AND subject = ?").get(`booking:${bookingId}`)).toEqual({ n: 1 });
+    // The clerk page is told, and the service refuses what the page shows closed.
+    const actions = server.evidence.actions(bookingId).discs[0]!;
+    expect(actions.burnMaster.blockedBy).toBe('image_stale');
+    expect(actions.seal.blockedBy).toBe('image_stale');
+    expect(server.evidence.summary(bookingId).state).not.toBe('ready');
+    const refused = await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/burn`, payload: { copy: 'master', drive: 'drive-a' } });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ error: 'image_stale' });
+    // Built again, the image holds the late segment and may be burned.
+    const again = await settle((await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/build`, payload: {} })).json() as EvidenceJob);
+    expect(again.state).toBe('done');
+    const rebuilt = server.evidence.custody.discImages(bookingId)[0]!;
+    expect(rebuilt.sha256).not.toBe(first.sha256);
+    expect(server.evidence.imagesStale(bookingId)).toBe(false);
+    expect(server.evidence.actions(bookingId).discs[0]?.burnMaster.allowed).toBe(true);
+  });
+
   it('burns master and working copy, reads them back, and tracks the state to sealed with every custody event', async () => {
     const burn = (copy: string, drive: string) => clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/burn`, payload: { copy, drive } });
     const absent = await burn('master', 'absent');
@@ -169,6 +204,17 @@ describe('evidence clerk', () => {
     const reburn = await burn('master', 'drive-a');
     expect(reburn.statusCode).toBe(409);
     expect(reburn.json()).toMatchObject({ error: 'sealed' });
+    // Sealed: the agent's upload is refused and audited, nothing stored.
+    const file = path.join(tmp, 'after-seal.ts');
+    tsSegment(file, 1, 6);
+    const segmentsBefore = server.recordings.segments(bookingId).length;
+    const afterSeal = await uploadAsAgent(file, '20261127T011606Z-00004.ts', iso(6), iso(7));
+    expect(afterSeal.status).toBe(409);
+    expect(await afterSeal.json()).toMatchObject({ error: 'sealed' });
+    expect(server.recordings.segments(bookingId)).toHaveLength(segmentsBefore);
+    const refusal = server.db.prepare("SELECT actor, detail FROM audit_entries WHERE action = 'evidence.upload_refused' ORDER BY seq DESC LIMIT 1").get() as { actor: string; detail: string };
+    expect(refusal.actor).toBe(`agent:${server.config.site.rooms[0]!.id}`);
+    expect(JSON.parse(refusal.detail)).toMatchObject({ reason: 'sealed', segment: '20261127T011606Z-00004.ts' });
     const handed = await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/hand-over`, payload: { copy: 'working', to: '李检察官' } });
     expect(handed.statusCode).toBe(201);
     expect(server.evidence.summary(bookingId).state).toBe('sealed');

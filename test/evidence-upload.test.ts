@@ -19,8 +19,11 @@ import { staffOf } from './helpers/staff.js';
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const base = loadConfig({ env: {} });
 const allDay = ['00:00-24:00'];
-const overrides = { schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } } };
-const clock = new SiteClock(base.site.timeZone);
+// Uploads are taken until 30 minutes after a booking's end (the grace for an agent back from a network drop).
+const overrides = { schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } }, evidence: { ...base.evidence, uploadGraceMinutes: 30 } };
+// The server's clock, moved forward by the window test.
+let shiftMs = 0;
+const clock = new SiteClock(base.site.timeZone, () => Date.now() + shiftMs);
 let server: Server;
 let bookingId: string;
 const ROOM = 'interrogation-1';
@@ -131,6 +134,69 @@ describe('evidence segment upload', () => {
       expect(server.recordings.gaps(bookingId)).toHaveLength(1);
     } finally {
       second.disconnect();
+    }
+  });
+
+  it('takes a booking\'s segments only within its window and the upload grace, never for another room\'s booking; each refusal audited', async () => {
+    const key = server.secrets.staffKeys['staff'];
+    const now = clock.local();
+    // A later booking of the room: its window (escort buffer before the start, less 15 minutes) has not opened yet.
+    const start = Math.ceil((now.minute + 60) / 5) * 5;
+    const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: start, roomId: ROOM, caseNumber: 'A-2026-002', detaineeId: 'D-002', prosecutorId: 'pros-002', lawyerId: 'law-002' }), key);
+    expect(created.status).toBe(201);
+    const later = String(created.body['id']);
+    const row = server.db.prepare('SELECT start_min, escort_before_min, end_min FROM bookings WHERE id = ?').get(later) as { start_min: number; escort_before_min: number; end_min: number };
+    const opensAt = clock.toEpochMs(now.date, row.start_min - row.escort_before_min) - 15 * 60_000;
+    const refusals = () => (server.db.prepare("SELECT detail FROM audit_entries WHERE action = 'evidence.upload_refused' AND subject = ?").all(`booking:${later}`) as Array<{ detail: string }>).map((r) => JSON.parse(r.detail) as { reason: string });
+    const seg = (n: number) => `20261201T1${n}0000Z-0000${n}.ts`;
+    try {
+      expect(Date.now()).toBeLessThan(opensAt);
+      const early = await put(ROOM, ROOM, { booking: later, name: seg(1) });
+      expect(early.status).toBe(409);
+      expect(await early.json()).toMatchObject({ error: 'before_window' });
+      // Another room's agent, for its own room's path, but this room's booking.
+      const foreign = await put(OTHER, OTHER, { booking: later, name: seg(1) });
+      expect(foreign.status).toBe(403);
+      expect(await foreign.json()).toMatchObject({ error: 'not_this_room' });
+      // Within the window: taken; the recording ends.
+      shiftMs = opensAt - Date.now() + 60_000;
+      expect((await put(ROOM, ROOM, { booking: later, name: seg(2) })).status).toBe(201);
+      const endedAt = clock.nowMs();
+      server.recordings.finished(later, { at: new Date(endedAt).toISOString() });
+      // The agent back from a network drop 29 minutes later: its kept segment is still taken.
+      shiftMs += 29 * 60_000;
+      const late = await put(ROOM, ROOM, { booking: later, name: seg(3), sha256: createHash('sha256').update(body.subarray(1)).digest('hex') }, body.subarray(1));
+      expect(late.status).toBe(201);
+      // 31 minutes after the end: refused, nothing stored.
+      shiftMs += 2 * 60_000;
+      const tooLate = await put(ROOM, ROOM, { booking: later, name: seg(4), sha256: createHash('sha256').update(body.subarray(2)).digest('hex') }, body.subarray(2));
+      expect(tooLate.status).toBe(409);
+      expect(await tooLate.json()).toMatchObject({ error: 'after_window', message: expect.stringContaining('30 minutes') });
+      expect(server.recordings.segments(later, 'evidence').map((s) => s.path)).toEqual([`evidence/${seg(2)}`, `evidence/${seg(3)}`]);
+      expect(refusals().map((r) => r.reason)).toEqual(['before_window', 'not_this_room', 'after_window']);
+      expect(server.audit.verify()).toBeNull();
+
+      // The agent's uploader sets a segment the server will never take aside (kept), and goes on with the others.
+      const agentDir = path.join(server.config.dataDir, 'room-pc-late', 'evidence');
+      const refusedFile = path.join(agentDir, later, seg(5));
+      const liveFile = path.join(agentDir, bookingId, '20261201T103000Z-00009.ts');
+      for (const [f, b] of [[refusedFile, later], [liveFile, bookingId]] as const) {
+        mkdirSync(path.dirname(f), { recursive: true });
+        writeFileSync(f, randomBytes(20_000));
+        await sealSegment(f, { bookingId: b, roomId: ROOM, startedAt: '2026-12-01T02:30:00.000Z', endedAt: '2026-12-01T02:33:00.000Z' });
+      }
+      const uploader = new SegmentUploader({ serverUrl: server.url, roomId: ROOM, credential: server.secrets.agentCredentials[ROOM] ?? '', dir: agentDir, minDelayMs: 100 });
+      uploader.start();
+      try {
+        await waitFor('refused segment set aside', () => existsSync(path.join(agentDir, '.refused', later, seg(5))) && existsSync(path.join(agentDir, '.refused', later, `${seg(5)}.json`)), 10_000);
+        await waitFor('the other segment stored', () => server.recordings.segments(bookingId, 'evidence').some((x) => x.path.endsWith('-00009.ts')), 10_000);
+        expect(uploader.refused).toBe(1);
+        expect(existsSync(refusedFile)).toBe(false);
+      } finally {
+        uploader.stop();
+      }
+    } finally {
+      shiftMs = 0;
     }
   });
 });

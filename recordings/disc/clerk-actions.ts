@@ -14,6 +14,7 @@ export const ActionBlock = Type.Union([
   Type.Literal('no_drive'),
   Type.Literal('master_not_burned'),
   Type.Literal('sealed'),
+  Type.Literal('image_stale'),
 ]);
 export type ActionBlock = Static<typeof ActionBlock>;
 
@@ -52,6 +53,8 @@ export interface ActionFacts {
   discs: ReadonlyArray<{ discNo: number; sha256: string; fileExists: boolean }>;
   events: ReadonlyArray<{ kind: string; discNo: number | null; copy: 'master' | 'working' | null; imageSha256: string | null }>;
   drives: ReadonlyArray<{ name: string; attached: boolean }>;
+  /** A segment arrived after the images were built: they lack it and are built again before burning. */
+  imagesStale: boolean;
 }
 
 const open: ActionState = { allowed: true, blockedBy: null };
@@ -67,16 +70,18 @@ export function evidenceActions(f: ActionFacts): EvidenceActions {
     const sealed = mine.some((e) => e.kind === 'sealed');
     // While the set is being rebuilt its images are about to change: nothing else starts.
     const usable = building ? blocked('build_running') : !d.fileExists ? blocked('image_missing') : null;
+    // A stale image may be checked and labelled, not burned, sealed or handed over (a sealed one stays what it was).
+    const current = usable ?? (f.imagesStale && !sealed ? blocked('image_stale') : null);
     // Other jobs may be running: the service queues this one behind them.
-    const burn = usable ?? (drivesAttached.length === 0 ? blocked('no_drive') : open);
-    const burnMaster = usable ?? (sealed ? blocked('sealed') : burn);
+    const burn = current ?? (drivesAttached.length === 0 ? blocked('no_drive') : open);
+    const burnMaster = current ?? (sealed ? blocked('sealed') : burn);
     return {
       discNo: d.discNo,
       verify: usable ?? open,
       burnMaster,
       burnWorking: burn,
-      seal: usable ?? (sealed ? blocked('sealed') : !masterBurned ? blocked('master_not_burned') : open),
-      handOver: usable ?? open,
+      seal: current ?? (sealed ? blocked('sealed') : !masterBurned ? blocked('master_not_burned') : open),
+      handOver: current ?? open,
       label: usable ?? open,
     };
   });

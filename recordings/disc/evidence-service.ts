@@ -115,7 +115,23 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
       discs: this.custody.discImages(bookingId).map((x) => ({ discNo: x.discNo, sha256: x.sha256, fileExists: existsSync(x.path) })),
       events: this.custody.events(bookingId),
       drives: this.drives(),
+      imagesStale: this.imagesStale(bookingId),
     });
+  }
+
+  /**
+   * Whether the booking's disc images lack a segment stored after they were
+   * built: each build records the recording's hash-chain head it was built
+   * from (image_built event), and the recording's head has moved on since.
+   */
+  imagesStale(bookingId: string): boolean {
+    const discs = this.custody.discImages(bookingId);
+    if (!discs.length) return false;
+    const current = new Set(discs.map((x) => x.sha256));
+    const built = this.custody.events(bookingId).filter((e) => e.kind === 'image_built' && e.imageSha256 !== null && current.has(e.imageSha256)).at(-1);
+    const seq = built?.detail['chainSeq'];
+    if (typeof seq !== 'number') return false; // built before images recorded their chain head
+    return (this.d.recordings.segments(bookingId).at(-1)?.seq ?? 0) !== seq;
   }
 
   private allowed(bookingId: string, discNo: number, pick: (a: EvidenceActions['discs'][number]) => ActionState, what: string): void {
@@ -129,6 +145,9 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
     if (this.running(bookingId, 'build')) return 'rendering';
     const discs = this.custody.discImages(bookingId);
     if (!discs.length) return recordingState;
+    const sealedBefore = this.custody.events(bookingId).some((e) => e.kind === 'sealed');
+    // Images that lack a late segment are to be built again: the booking shows as not yet built.
+    if (!sealedBefore && this.imagesStale(bookingId)) return recordingState;
     const events = this.custody.events(bookingId);
     const current = new Set(discs.map((x) => x.sha256));
     const done = (kind: CustodyEvent['kind'], copy: DiscCopy) =>
@@ -216,6 +235,8 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
   async runBuild(bookingId: string, actor: string, mediumName: string, progress: (step: string, fraction: number) => void = () => {}): Promise<BuiltDisc[]> {
     const medium = { name: mediumName, bytes: this.config.media[mediumName] as number };
     progress('collecting', 0);
+    // The chain head the images are built from: a segment stored after this makes them stale.
+    const head = this.d.recordings.segments(bookingId).at(-1);
     const work = path.join(this.config.outDir, 'work');
     const bundle = await collectBundle({ ...this.d }, bookingId, work);
     const discs = await buildDiscSet(bundle, {
@@ -227,7 +248,7 @@ export class EvidenceService extends EventEmitter<EvidenceServiceEvents> {
       bookingId,
       discs.map((x) => ({ discNo: x.number, discCount: x.count, medium: medium.name, path: x.imagePath, bytes: x.bytes, sha256: x.sha256, manifestSha256: x.manifestSha256 })),
       actor,
-      { files: bundle.files.length, gaps: bundle.gaps.length, keyFingerprint: this.key.fingerprint }
+      { files: bundle.files.length, gaps: bundle.gaps.length, keyFingerprint: this.key.fingerprint, chainSeq: head?.seq ?? 0, chainHash: head?.chainHash ?? null }
     );
     return discs;
   }

@@ -4,9 +4,12 @@
 // server answers that it stored it (it re-hashes and refuses a mismatch). A
 // network drop or a server restart only delays: the upload is retried with
 // backoff, and an agent that restarts finds the sidecars left on disk and
-// uploads what is left.
+// uploads what is left. A segment the server refuses for good (its booking's
+// window and grace are over, its evidence is sealed, not this room's booking)
+// is set aside under <dir>/.refused/<booking>/, kept, never deleted, and no
+// longer holds up the segments behind it.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
@@ -54,6 +57,18 @@ export async function sealSegment(file: string, meta: Omit<SegmentRecord, 'name'
   return record;
 }
 
+/** The server's refusals that no retry changes (recordings/evidence-intake.ts). */
+const PERMANENT = new Set(['after_window', 'sealed', 'not_this_room', 'no_booking']);
+
+function refusalOf(body: string): string {
+  try {
+    const j = JSON.parse(body) as { error?: unknown };
+    return typeof j.error === 'string' ? j.error : '';
+  } catch {
+    return '';
+  }
+}
+
 export class SegmentUploader {
   private readonly pending = new Map<string, SegmentRecord>(); // by file path
   private running = false;
@@ -62,6 +77,7 @@ export class SegmentUploader {
   private delayMs: number;
   uploaded = 0;
   failures = 0;
+  refused = 0;
 
   constructor(private readonly options: UploaderOptions) {
     this.delayMs = options.minDelayMs ?? 1000;
@@ -125,8 +141,14 @@ export class SegmentUploader {
     try {
       while (!this.stopped && this.pending.size) {
         const [file, record] = [...this.pending.entries()].sort((a, b) => a[0].localeCompare(b[0]))[0]!;
-        const ok = await this.uploadOne(file, record);
-        if (ok) {
+        const outcome = await this.uploadOne(file, record);
+        if (outcome === 'refused') {
+          this.pending.delete(file);
+          this.refused++;
+          this.setAside(file, record);
+          continue;
+        }
+        if (outcome === 'stored') {
           this.pending.delete(file);
           this.uploaded++;
           this.delayMs = this.options.minDelayMs ?? 1000;
@@ -157,8 +179,21 @@ export class SegmentUploader {
     }
   }
 
-  /** One attempt; true when the server confirmed it stored the segment (now or before). */
-  private uploadOne(file: string, record: SegmentRecord): Promise<boolean> {
+  /** Keeps a segment the server will never take, out of the upload queue. */
+  private setAside(file: string, record: SegmentRecord): void {
+    const aside = path.join(this.options.dir, '.refused', path.basename(path.dirname(file)));
+    try {
+      mkdirSync(aside, { recursive: true });
+      renameSync(`${file}.json`, path.join(aside, `${record.name}.json`));
+      renameSync(file, path.join(aside, record.name));
+      this.options.log?.('error', `evidence segment ${record.name} set aside in ${aside}: the server will not take it (kept on this PC)`, { bookingId: record.bookingId });
+    } catch (err) {
+      this.options.log?.('error', `evidence segment ${record.name} could not be set aside: ${(err as Error).message}`);
+    }
+  }
+
+  /** One attempt: 'stored' when the server confirmed it holds the segment (now or before), 'refused' when it never will. */
+  private uploadOne(file: string, record: SegmentRecord): Promise<'stored' | 'retry' | 'refused'> {
     const o = this.options;
     const url = new URL(`/api/rooms/${encodeURIComponent(o.roomId)}/evidence/${encodeURIComponent(record.bookingId)}/segments/${encodeURIComponent(record.name)}`, o.serverUrl);
     url.searchParams.set('startedAt', record.startedAt);
@@ -172,7 +207,7 @@ export class SegmentUploader {
       } catch {
         o.log?.('error', `evidence segment ${record.name} vanished before upload`);
         this.pending.delete(file);
-        return resolve(false);
+        return resolve('retry');
       }
       const req = send(url, {
         method: 'PUT',
@@ -186,17 +221,17 @@ export class SegmentUploader {
           const code = res.statusCode ?? 0;
           if (code === 200 || code === 201) {
             o.log?.('info', `evidence segment ${record.name} stored on the server`, { bookingId: record.bookingId });
-            return resolve(true);
+            return resolve('stored');
           }
           o.log?.('warn', `evidence segment ${record.name} refused (${code}): ${body}`, { bookingId: record.bookingId });
-          resolve(false);
+          resolve(PERMANENT.has(refusalOf(body)) ? 'refused' : 'retry');
         });
-        res.on('error', () => resolve(false));
+        res.on('error', () => resolve('retry'));
       });
       req.on('timeout', () => req.destroy(new Error('upload timed out')));
       req.on('error', (err) => {
         o.log?.('warn', `evidence segment ${record.name} not uploaded: ${err.message}`);
-        resolve(false);
+        resolve('retry');
       });
       createReadStream(file).on('error', (err) => req.destroy(err)).pipe(req);
     });

@@ -3,13 +3,16 @@
 //   PUT /api/rooms/:roomId/evidence/:bookingId/segments/:name?startedAt=&endedAt=&sha256=
 //   Authorization: Agent <roomId>:<credential>      Content-Type: video/mp2t      body: the file
 //
-// Only the room's own agent, only for a booking of that room. The body is
+// Only the room's own agent, only for a booking of that room, within the
+// booking's window plus the upload grace, never after its evidence was sealed
+// (recordings/evidence-intake.ts decides, and audits each refusal). The body is
 // streamed to disk while it is hashed; a hash that differs from the agent's is
 // refused (422) and nothing is kept; otherwise the segment is renamed into
 // <dataDir>/recordings/<bookingId>/evidence/ and added to the booking's hash
 // chain (RecordingStore.addSegment, source 'evidence'), and only then answered
 // (201). The same segment sent again (its answer was lost) is answered 200 from
-// what is stored, so the agent may always retry.
+// what is stored, so the agent may always retry. A segment stored after the
+// booking's disc images were built makes them stale (audited; not burned).
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -21,12 +24,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { allow } from '../access/authorization.js';
 import { recordingDir, type RecordingStore } from '../../recordings/recording-store.js';
+import type { EvidenceIntake } from '../../recordings/evidence-intake.js';
 
 export interface EvidenceUploadDeps {
   dataDir: string;
   recordings: RecordingStore;
-  /** The room a booking is placed in (its current placement), or null when there is no such booking. */
-  bookingRoom(bookingId: string): string | null;
+  /** Which uploads are taken (room, window, seal), and what a stored one does to built images. */
+  intake: EvidenceIntake;
   /** Largest segment accepted, bytes. */
   maxSegmentBytes?: number;
 }
@@ -71,11 +75,10 @@ export const evidenceUploadRoutes = (deps: EvidenceUploadDeps): FastifyPluginAsy
       // The rule admits room agents; each only for its own room.
       if (principal?.kind !== 'agent' || principal.roomId !== roomId) return refuse(403, 'forbidden', 'a room agent uploads only for its own room');
       if (!body || typeof body.pipe !== 'function') return refuse(400, 'bad_request', 'the body must be the segment file (Content-Type: video/mp2t)');
-      const placedIn = deps.bookingRoom(bookingId);
-      if (placedIn === null) return refuse(404, 'not_found', `no booking ${bookingId}`);
-      const recording = deps.recordings.recording(bookingId);
-      if (placedIn !== roomId && recording?.roomId !== roomId) return refuse(403, 'forbidden', `booking ${bookingId} is not in room ${roomId}`);
       if (Date.parse(q.endedAt) < Date.parse(q.startedAt)) return refuse(400, 'bad_request', 'the segment ends before it starts');
+      const admitted = deps.intake.admit(roomId, bookingId, name);
+      if (!admitted.ok) return refuse(admitted.status, admitted.error, admitted.message);
+      const recording = deps.recordings.recording(bookingId);
 
       const rel = `evidence/${name}`;
       const existing = deps.recordings.segments(bookingId, 'evidence').find((s) => s.path === rel);
@@ -122,6 +125,7 @@ export const evidenceUploadRoutes = (deps: EvidenceUploadDeps): FastifyPluginAsy
           { bookingId, source: 'evidence', track: 'evidence', partyId: null, path: rel, startedAt: q.startedAt, endedAt: q.endedAt, bytes, sha256, container: 'ts', codec: 'h264+aac' },
           `agent:${roomId}`
         );
+        deps.intake.stored(roomId, bookingId, seg);
         return reply.code(201).send({ seq: seg.seq, chainHash: seg.chainHash, sha256, bytes, duplicate: false });
       } finally {
         inFlight.delete(key);

@@ -91,6 +91,7 @@ const evidenceEn: EvidenceMessages = {
       no_drive: 'no drive attached',
       master_not_burned: 'the master has not been burned and verified',
       sealed: 'the master is sealed',
+      image_stale: 'a recording segment arrived after the image was built: build it again',
     },
     custody: {
       title: 'Custody events',

@@ -90,6 +90,7 @@ const evidenceZhCN = {
       no_drive: '没有连接刻录机',
       master_not_burned: '原件尚未刻录并校验',
       sealed: '原件已封存',
+      image_stale: '镜像生成后又收到录像片段：请重新生成镜像',
     },
     custody: {
       title: '保管记录',
