@@ -164,7 +164,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     caseNumberOf: (bookingId) => schedule.store.row(bookingId)?.case_number ?? null,
     limits: config.limits,
     allowedOrigins: config.http.allowedOrigins,
-    trustProxy: config.http.trustProxy !== false,
+    trustProxy: config.http.trustProxy,
     agentPlainRtp: config.media.agentPlainRtp,
     personFromCookie: (header) => {
       if (!header) return null;

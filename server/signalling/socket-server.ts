@@ -18,6 +18,7 @@ import type { PartyLeaveReason } from '../session/close-reason.js';
 import { AuditUnavailableError, type AuditTrail } from '../audit/audit-trail.js';
 import { AuditThrottle } from '../audit/audit-throttle.js';
 import { actorOf, type Principal } from '../access/authorization.js';
+import { clientAddress, trustFunction, type TrustProxy } from '../http/client-address.js';
 import {
   HandshakeAuth,
   clientEventAccess,
@@ -92,8 +93,11 @@ export interface SignallingDeps {
   limits?: { eventsPerSecond: number; eventBurst: number; joinsPerMinute: number };
   /** Origins besides the server's own whose pages may connect; connections without an Origin (room agents) are not browsers. */
   allowedOrigins?: readonly string[];
-  /** Behind a trusted proxy the client's address is the first X-Forwarded-For entry. */
-  trustProxy?: boolean;
+  /**
+   * http.trustProxy: behind trusted proxies a connection's address comes from
+   * X-Forwarded-For, derived exactly as Fastify derives request.ip (http/client-address.ts).
+   */
+  trustProxy?: TrustProxy;
   /** Whether room agents may send or receive plain RTP (config media.agentPlainRtp); otherwise SRTP only. */
   agentPlainRtp?: boolean;
   /** The site's time zone (the session clock is shown in it). */
@@ -121,7 +125,10 @@ export class Signalling {
   /** Room id → the agent socket that holds the room's one agent connection. */
   private readonly agentSlots = new Map<string, { socketId: string; at: number }>();
 
+  private readonly trust: ReturnType<typeof trustFunction>;
+
   constructor(httpServer: HttpServer, private readonly deps: SignallingDeps) {
+    this.trust = trustFunction(deps.trustProxy);
     this.refusals = new AuditThrottle(deps.audit, { burst: 20, windowMs: 60_000 });
     this.io = new Server(httpServer, {
       serveClient: false,
@@ -132,7 +139,7 @@ export class Signalling {
       allowRequest: (req, callback) => {
         const origin = req.headers.origin;
         if (origin === undefined || this.originAllowed(origin, req.headers.host)) return callback(null, true);
-        this.auditRefusedHandshake({}, `origin ${origin.slice(0, 100)} is not allowed`, normaliseIp(req.socket.remoteAddress ?? ''));
+        this.auditRefusedHandshake({}, `origin ${origin.slice(0, 100)} is not allowed`, clientAddress(req, this.trust));
         return callback('origin not allowed', false);
       },
     });
@@ -146,10 +153,10 @@ export class Signalling {
         next(err);
       };
       Promise.resolve()
-        .then(() => this.authenticate(socket.handshake.auth, socket.handshake.headers.cookie, normaliseIp(socket.handshake.address)))
+        .then(() => this.authenticate(socket.handshake.auth, socket.handshake.headers.cookie, clientAddress(socket.request, this.trust)))
         .then(
           (outcome) => {
-            const remoteAddress = normaliseIp(socket.handshake.address);
+            const remoteAddress = clientAddress(socket.request, this.trust);
             if (!outcome.ok) {
               this.auditRefusedHandshake(socket.handshake.auth, outcome.reason, remoteAddress);
               return done(new Error(outcome.reason));
@@ -443,11 +450,11 @@ class Connection {
     });
     this.handle('agent:publish', async (p) => {
       if (p.tracks.some((t) => t.srtpKey === undefined)) this.plainRtp('agent:publish');
-      return { targets: await this.joined().party.publishPlain(p.tracks, normaliseIp(socket.handshake.address)) };
+      return { targets: await this.joined().party.publishPlain(p.tracks, socket.data.remoteAddress) };
     });
     this.handle('agent:consume', async (p) => {
       // Media goes only to the agent's own host.
-      const peer = normaliseIp(socket.handshake.address);
+      const peer = socket.data.remoteAddress;
       if (normaliseIp(p.ip) !== peer) throw new SignallingError('forbidden', `media may only be sent to the agent's own address ${peer}`);
       if (p.srtpKey === undefined) this.plainRtp('agent:consume');
       return this.joined().party.consumePlain(p.producerId, p.ip, p.port, p.rtcpPort, p.srtpKey);
@@ -504,7 +511,7 @@ class Connection {
   }
 
   private refusedRate(event: string): void {
-    const remoteAddress = normaliseIp(this.socket.handshake.address);
+    const remoteAddress = this.socket.data.remoteAddress;
     try {
       this.refusals.append(`rate:${remoteAddress}`, { actor: whoOf(this.socket.data), action: 'limit.refused', subject: `event:${event}`, detail: { why: 'event rate', remoteAddress } });
     } catch (err) {
@@ -519,7 +526,7 @@ class Connection {
         actor: whoOf(data),
         action: 'access.refused',
         subject: `event:${event}`,
-        detail: { why, remoteAddress: normaliseIp(this.socket.handshake.address) },
+        detail: { why, remoteAddress: this.socket.data.remoteAddress },
       });
     } catch (err) {
       this.log.error({ err }, 'cannot audit a refused event');
@@ -550,7 +557,7 @@ class Connection {
       return this.joinSession(bookingId);
     } catch (err) {
       if ((err instanceof SignallingError && err.code !== 'already_joined') || err instanceof RequestError) {
-        const remoteAddress = normaliseIp(this.socket.handshake.address);
+        const remoteAddress = this.socket.data.remoteAddress;
         try {
           this.refusals.append(`join:${remoteAddress}`, {
             actor: whoOf(this.socket.data),
