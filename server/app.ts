@@ -24,6 +24,8 @@ import { AccountStore } from './access/account-store.js';
 import { Accounts } from './access/accounts.js';
 import { authRoutes, readSessionCookie, sessionCookie } from './http/auth-routes.js';
 import { JoinRules } from './access/join-rules.js';
+import { GuestLinks, guestCookie, parseGuestCookie } from './access/guest-links.js';
+import { guestRoutes } from './http/guest-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { meRoutes } from './http/me-routes.js';
 import { siteRoutes } from './http/site-routes.js';
@@ -60,6 +62,8 @@ export interface RunningServer {
   /** Every REST route with its declared access rule. */
   access: AccessRegistry;
   accounts: Accounts;
+  /** Guest links: a booking's guests without accounts. */
+  guestLinks: GuestLinks;
   schedule: ScheduleService;
   recordings: RecordingStore;
   /** Disc sets, burning and custody of finished recordings. */
@@ -174,10 +178,29 @@ export async function startServer(config: Config, logger?: Logger, options: Star
       const p = unsigned.valid && unsigned.value ? accounts.principalForSession(unsigned.value) : null;
       return p?.kind === 'user' ? p : null;
     },
-    joinRules: { forPerson: (person, bookingId, now) => joinRules.forPerson(person, bookingId, now) },
+    guestFromCookie: (header) => {
+      if (!header) return null;
+      const raw = http.parseCookie(header)[guestCookie];
+      if (!raw) return null;
+      const unsigned = http.unsignCookie(raw);
+      const held = unsigned.valid && unsigned.value ? parseGuestCookie(unsigned.value) : null;
+      return held ? guestLinks.holderFor(held.linkId, held.deviceSecret) : null;
+    },
+    guestLinks: { current: (linkId) => guestLinks.current(linkId) },
+    joinRules: { forPerson: (person, bookingId, now) => joinRules.forPerson(person, bookingId, now), forGuest: (link, bookingId, now) => joinRules.forGuest(link, bookingId, now) },
   });
-  const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, tokens, componentLogger(log, 'schedule'), options.clock);
+  const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, componentLogger(log, 'schedule'), options.clock);
   const joinRules = new JoinRules(schedule, config);
+  const guestLinks = new GuestLinks({
+    db,
+    audit,
+    booking: (id) => schedule.store.row(id) ?? null,
+    window: (row) => joinRules.window(row),
+    lawyerHasAccount: (lawyerId) => accounts.store.user(lawyerId)?.roles.includes('defence_lawyer') ?? false,
+    nowMs: () => schedule.clock.nowMs(),
+  });
+  // A revoked link's live party goes at once (told, then removed).
+  guestLinks.on('revoked', ({ linkId }) => signalling.removeGuest(linkId));
   schedule.on('changed', (change) => signalling.toBoards('schedule:changed', change));
   schedule.on('notice', (notice) => signalling.toBoards('schedule:notice', notice));
   const recordings = new RecordingStore(db, audit);
@@ -222,7 +245,16 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   recorder.on('disk', (notice) => signalling.toBoards('recording:disk', notice));
   await http.register(agentCredentialRoutes({ credentials: agentCredentials, rooms: config.site.rooms, disconnect: (roomId) => signalling.disconnectAgent(roomId), online: (roomId) => signalling.agentStatus(roomId).online }));
   await http.register(siteRoutes({ config, registry, signalling, audit, roomStatuses: () => schedule.store.roomStatuses() }));
-  await http.register(scheduleRoutes(schedule, () => url));
+  await http.register(scheduleRoutes(schedule));
+  await http.register(
+    guestRoutes({
+      guestLinks,
+      joinRules,
+      nowMs: () => schedule.clock.nowMs(),
+      live: (linkId) => registry.list().some((s) => s.partyList().some((p) => p.identity.personKey === `guest:${linkId}`)),
+      publicUrl: () => url,
+    })
+  );
   await http.register(authRoutes(accounts));
   await http.register(adminRoutes(accounts));
   await http.register(meRoutes({ joinRules, config, sessionOpen: (bookingId) => registry.forBooking(bookingId) !== undefined }));
@@ -268,7 +300,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, agentCredentials, http, access, accounts, schedule, recordings, evidence, recorder,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, agentCredentials, http, access, accounts, guestLinks, schedule, recordings, evidence, recorder,
     async close() {
       if (closing) return;
       closing = true;
@@ -277,6 +309,11 @@ export async function startServer(config: Config, logger?: Logger, options: Star
       // Every track's last segment is closed, hashed and in the chain before the store closes.
       await recorder.close();
       await signalling.close();
+      try {
+        guestLinks.flush();
+      } catch (err) {
+        log.error({ err }, 'cannot write the suppressed guest-link refusal counts');
+      }
       await http.close();
       pool.close();
       try {

@@ -1,7 +1,7 @@
 // What the audit trail must hold about refusals and joins, and what happens
 // when it cannot be written: refused handshakes (throttled, never flooding),
-// refused joins, agent connections, joins with their remote address, link
-// issuance; a join or agent connection whose entry cannot be written is refused.
+// refused joins, agent connections, joins with their remote address, guest-link
+// issuance and revocation; a join or agent connection whose entry cannot be written is refused.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,10 +11,20 @@ import { startTestServer } from './helpers/server.js';
 import { connect, send } from './helpers/client.js';
 import { bookingRequest, call } from './helpers/http.js';
 import { staffOf } from './helpers/staff.js';
+import { makeUser, signIn, type SignedIn } from './helpers/accounts.js';
+import { io } from 'socket.io-client';
+import type { TestSocket } from './helpers/client.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
 let dataDir: string;
+
+/** The booked prosecutor of bookingRequest()'s bookings, signed in. */
+let prosecutorSignedIn: SignedIn | null = null;
+async function prosecutor(): Promise<SignedIn> {
+  prosecutorSignedIn ??= await signIn(server, await makeUser(server, ['prosecutor'], { id: 'pros-001' }));
+  return prosecutorSignedIn;
+}
 
 function rows(action: string): Array<{ actor: string; subject: string; detail: string }> {
   return server.db.prepare('SELECT actor, subject, detail FROM audit_entries WHERE action = ? ORDER BY seq').all(action) as Array<{ actor: string; subject: string; detail: string }>;
@@ -77,22 +87,25 @@ describe('refusals and joins are audited', () => {
   });
 
   it('a refused join is audited', async () => {
-    const token = server.tokens.issue({ roomId: 'interrogation-1', role: 'lawyer', bookingId: 'B-nope', nbf: 0, exp: Date.now() + 60_000 });
-    const s = await connect(server.url, { kind: 'party', token });
-    const reply = await send(s, 'session:join', {});
+    const signedIn = await prosecutor();
+    const s: TestSocket = io(server.url, { auth: { kind: 'person' }, extraHeaders: { cookie: signedIn.cookie }, transports: ['websocket'], reconnection: false });
+    await new Promise<void>((resolve, reject) => (s.once('connect', () => resolve()), s.once('connect_error', reject)));
+    const reply = await send(s, 'session:join', { bookingId: 'B-nope' });
     expect(reply.ok).toBe(false);
     expect(JSON.parse(rows('join.refused').at(-1)!.detail)).toMatchObject({ remoteAddress: '127.0.0.1' });
     s.close();
   });
 
-  it('issuing join links is audited with who asked', async () => {
+  it('issuing and revoking a guest link is audited with who asked', async () => {
     const key = await staffOf(server);
     const created = await call<{ id: string }>(server.url, 'POST', '/api/bookings', bookingRequest(), key);
     expect(created.status).toBe(201);
-    const links = await call(server.url, 'GET', `/api/bookings/${created.body.id}/join-links`, undefined, key);
-    expect(links.status).toBe(200);
-    expect(rows('link.issued').at(-1)).toMatchObject({ subject: `booking:${created.body.id}` });
-    expect(rows('link.issued').at(-1)!.actor).toBe('user:staff-zhao');
+    const pros = await prosecutor();
+    const issued = await pros.call<{ link: { id: string } }>('POST', `/api/bookings/${created.body.id}/guest-links`, { role: 'defence_lawyer', guestName: '辩护律师' });
+    expect(issued.status).toBe(201);
+    expect(rows('guest_link.issued').at(-1)).toMatchObject({ subject: `booking:${created.body.id}`, actor: 'user:' + pros.user.username });
+    expect((await pros.call('POST', `/api/bookings/${created.body.id}/guest-links/${issued.body.link.id}/revoke`)).status).toBe(200);
+    expect(rows('guest_link.revoked').at(-1)).toMatchObject({ subject: `booking:${created.body.id}`, actor: 'user:' + pros.user.username });
   });
 });
 
@@ -100,6 +113,7 @@ describe('when the audit trail cannot be written', () => {
   it('a join is refused with a clear error and no party appears; it works again once the trail does', async () => {
     const token = server.tokens.issue({ roomId: 'interrogation-1', role: 'prosecutor', bookingId: null, nbf: 0, exp: Date.now() + 60_000 });
     const s = await connect(server.url, { kind: 'party', token });
+    const pros = await prosecutor();
     const session = server.registry.forRoom('interrogation-1')!;
     const partiesBefore = session.partyList().length;
     server.db.exec(`CREATE TRIGGER audit_full BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END;`);
@@ -113,11 +127,12 @@ describe('when the audit trail cannot be written', () => {
       expect(session.partyList().length).toBe(partiesBefore);
       // A room agent is not let in either.
       await expect(connect(server.url, { kind: 'agent', roomId: 'interrogation-1', credential: server.secrets.agentCredentials['interrogation-1'] })).rejects.toThrow(/audit trail cannot be written/);
-      // Issuing links is refused too.
-      const key = await staffOf(server);
+      // Issuing a guest link is refused too, and leaves no link.
       const id = (server.db.prepare("SELECT id FROM bookings LIMIT 1").get() as { id: string }).id;
-      const links = await call(server.url, 'GET', `/api/bookings/${id}/join-links`, undefined, key);
-      expect(links.status).toBe(503);
+      const linksBefore = (server.db.prepare('SELECT count(*) AS n FROM guest_links').get() as { n: number }).n;
+      const issued = await pros.call('POST', `/api/bookings/${id}/guest-links`, { role: 'defence_lawyer', guestName: '辩护律师' });
+      expect(issued.status).toBe(503);
+      expect((server.db.prepare('SELECT count(*) AS n FROM guest_links').get() as { n: number }).n).toBe(linksBefore);
     } finally {
       server.db.exec('DROP TRIGGER audit_full');
     }

@@ -16,6 +16,7 @@ import { startTestServer, waitFor } from './helpers/server.js';
 import { bookingRequest, call } from './helpers/http.js';
 import { freeTcpPort } from './helpers/agent.js';
 import { launchBrowser, openSessionPage } from './helpers/browser.js';
+import { makeUser, signIn } from './helpers/accounts.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
 import { loadConfig } from '../server/config.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
@@ -113,8 +114,9 @@ describe('evidence video rendered live by the room agent', () => {
     // The evidence video begins at its first frame: when the encoder started (the session clock it burns in).
     await waitFor('encoder started', () => compositor.clockCalibrated, 30_000);
     const sessionStart = compositor.clockAtStartMs;
-    const t = server.tokens.issue({ roomId: ROOM, role: 'prosecutor', bookingId, nbf: Date.now() - 1000, exp: Date.now() + 600_000 });
-    page = await openSessionPage(browser, `${server.url}/session?token=${t}`);
+    // The booked prosecutor joins by account (bookingRequest's prosecutor).
+    const prosecutor = await signIn(server, await makeUser(server, ['prosecutor'], { id: 'pros-001' }));
+    page = await openSessionPage(browser, `${server.url}/session?booking=${bookingId}`, prosecutor.cookie);
     // The prosecutor's picture reaches its inset (decoded frames arrive in slot 0).
     await waitFor('prosecutor inset frames', () => (compositor.insetFramesIn[0] ?? 0) > 25, 60_000).catch((err: unknown) => {
       const session = server.registry.forBooking(bookingId);

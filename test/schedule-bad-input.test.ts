@@ -105,7 +105,7 @@ const cases: Case[] = [
   ['overrun: never started', 'POST', () => `/api/bookings/${booking}/overrun`, { newEnd: 600 }, 409, 'in room'],
   ['overrun: null end', 'POST', () => `/api/bookings/${booking}/overrun`, { newEnd: null }, 400, 'newEnd'],
   ['overrun: after the day', 'POST', () => `/api/bookings/${booking}/overrun`, { newEnd: 2000 }, 400, 'newEnd'],
-  ['join links: unknown booking', 'GET', () => '/api/bookings/B20260101-999/join-links', undefined, 404, 'B20260101-999'],
+  ['guest links: unknown booking', 'GET', () => '/api/bookings/B20260101-999/guest-links', undefined, 404, 'B20260101-999'],
   ['roster list: impossible date', 'GET', () => '/api/roster?date=2026-02-30', undefined, 400, 'date'],
   ['roster: impossible date', 'POST', () => '/api/roster', { lawyerId: 'duty-1', date: '2026-02-30', start: 540, end: 600 }, 400, 'date'],
   ['roster: month 99', 'POST', () => '/api/roster', { lawyerId: 'duty-1', date: '2026-99-99', start: 540, end: 600 }, 400, 'date'],
@@ -146,7 +146,7 @@ describe('bad input on every schedule route', () => {
     const routes = new Set(cases.map(([, method, path]) => `${method} ${path().split('?')[0]!.replace(/\/bookings\/[^/]+/, '/bookings/:id').replace(/\/roster\/[^/]+/, '/roster/:id').replace(/\/reserved-windows\/[^/]+/, '/reserved-windows/:id').replace(/\/rooms\/[^/]+/, '/rooms/:id')}`));
     for (const r of [
       'GET /api/schedule/day', 'POST /api/bookings', 'POST /api/bookings/:id', 'GET /api/bookings/:id', 'POST /api/bookings/:id/move', 'POST /api/bookings/:id/cancel',
-      'POST /api/bookings/:id/no-show', 'POST /api/bookings/:id/status', 'POST /api/bookings/:id/overrun', 'GET /api/bookings/:id/join-links',
+      'POST /api/bookings/:id/no-show', 'POST /api/bookings/:id/status', 'POST /api/bookings/:id/overrun', 'GET /api/bookings/:id/guest-links',
       'GET /api/roster', 'POST /api/roster', 'DELETE /api/roster/:id', 'POST /api/reserved-windows', 'DELETE /api/reserved-windows/:id', 'PUT /api/rooms/:id/status',
     ]) expect(routes, r).toContain(r);
   });

@@ -13,6 +13,7 @@ import type { ScheduleService } from '../schedule/schedule-service.js';
 import type { BookingRow } from '../schedule/schedule-store.js';
 import type { PartyRole } from '../signalling/protocol.js';
 import type { Principal } from './authorization.js';
+import type { GuestLinkRecord, GuestLinkState } from './guest-links.js';
 
 type Person = Extract<Principal, { kind: 'user' }>;
 
@@ -66,6 +67,12 @@ export interface PersonBooking {
 
 /** Bookings whose session may be live. */
 const JOINABLE = new Set<BookingRow['status']>(['scheduled', 'escorting', 'in_room', 'in_session']);
+
+/** A guest link's party role: a defence lawyer without an account is the booking's lawyer; a suspect on bail is a guest. */
+const GUEST_PARTY_ROLE: ReadonlyMap<GuestLinkRecord['role'], JoinRight['role']> = new Map([
+  ['defence_lawyer', 'lawyer'],
+  ['bail_suspect', 'guest'],
+]);
 
 export class JoinRules {
   constructor(private readonly schedule: ScheduleService, private readonly config: Config, private readonly allowances: DepartmentAllowanceLookup = noAllowances) {}
@@ -136,5 +143,30 @@ export class JoinRules {
       });
     }
     return out;
+  }
+
+  /**
+   * May the holder of this guest link join now? Checked on every join: the link as it
+   * is now (not revoked, not locked, bound to a device), its booking only, the booking
+   * joinable, inside the booking's window. The display name is the one the link was
+   * issued for.
+   */
+  forGuest(link: (GuestLinkRecord & { state: GuestLinkState }) | null, bookingId: string | undefined, now = new Date(this.schedule.clock.nowMs())): JoinVerdict {
+    if (!link) return { ok: false, code: 'forbidden', message: 'this guest link is not valid' };
+    if (link.revokedAt) return { ok: false, code: 'forbidden', message: 'this guest link has been revoked' };
+    if (link.lockedAt) return { ok: false, code: 'forbidden', message: 'this guest link is locked' };
+    if (!link.deviceBound) return { ok: false, code: 'forbidden', message: 'this guest link has not been redeemed on this device' };
+    if (bookingId !== undefined && bookingId !== link.bookingId) return { ok: false, code: 'forbidden', message: 'this guest link is for another booking' };
+    const row = this.schedule.store.row(link.bookingId);
+    if (!row) return { ok: false, code: 'not_found', message: `no booking ${link.bookingId}` };
+    if (!JOINABLE.has(row.status)) return { ok: false, code: 'forbidden', message: `this booking is ${row.status}` };
+    const w = this.window(row);
+    if (now < w.notBefore) return { ok: false, code: 'forbidden', message: `this session opens at ${w.notBefore.toISOString()}` };
+    if (now >= w.until) return { ok: false, code: 'forbidden', message: `this session's window ended at ${w.until.toISOString()}` };
+    // The session's timers run on this process's clock: give the end in it.
+    const skew = this.schedule.clock.nowMs() - Date.now();
+    const role = GUEST_PARTY_ROLE.get(link.role) ?? 'guest';
+    // Booked on it by its own prosecutor, who issued the link.
+    return { ok: true, right: { bookingId: link.bookingId, role, displayName: link.guestName, personKey: `guest:${link.id}`, notBefore: w.notBefore, until: new Date(w.until.getTime() - skew), basis: { kind: 'booked' } } };
   }
 }

@@ -284,4 +284,31 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'guest links: one booking, its window, one device at a time, secret and code kept as hashes',
+    sql: `
+      CREATE TABLE guest_links (
+        id TEXT PRIMARY KEY,
+        booking_id TEXT NOT NULL REFERENCES bookings(id),
+        role TEXT NOT NULL CHECK (role IN ('defence_lawyer', 'bail_suspect')),
+        guest_name TEXT NOT NULL,
+        issued_by TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        -- SHA-256 of the link's secret; HMAC of the short code under the secret: the file alone opens nothing.
+        secret_hash TEXT NOT NULL UNIQUE,
+        code_hash TEXT NOT NULL,
+        wrong_codes INTEGER NOT NULL DEFAULT 0,
+        locked_at TEXT,
+        redeemed_at TEXT,
+        -- SHA-256 of the bound device's cookie secret, and where it redeemed from.
+        device_hash TEXT,
+        device_address TEXT,
+        device_agent TEXT,
+        revoked_at TEXT,
+        revoked_by TEXT
+      );
+      CREATE INDEX guest_links_booking ON guest_links(booking_id, role);
+    `,
+  },
 ];

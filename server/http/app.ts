@@ -15,7 +15,7 @@ import { DomainError } from '../errors.js';
 import { AuditUnavailableError } from '../audit/audit-trail.js';
 import { accessForPluginRoutes, allow, installAccessControl, type AccessControlOptions, type AccessRegistry } from '../access/authorization.js';
 
-export const pagePaths = ['/', '/session', '/staff', '/evidence', '/login', '/setup', '/admin'];
+export const pagePaths = ['/', '/session', '/staff', '/evidence', '/login', '/setup', '/admin', '/guest'];
 
 interface ValidationIssue {
   instancePath: string;

@@ -23,7 +23,6 @@ import {
   AffectsLiveBookingsReply,
   IdString,
   IsoDateString,
-  JoinLinks,
   MoveBookingRequest,
   OverrunRequest,
   PlaceOutcome as PlaceOutcomeSchema,
@@ -111,10 +110,10 @@ function conflictOr<T>(reply: FastifyReply, out: PlaceOutcome, ok: (o: Extract<P
 const readSchedule = { access: allow.roles(['detention_staff', 'office'], { scopes: ['schedule:read'] }) };
 /** Placing and changing bookings: staff, and machine clients booking for other procuratorates. */
 const writeBookings = { access: allow.roles(['detention_staff'], { scopes: ['bookings:write'] }) };
-/** The site's own arrangements (roster, reserved windows, room status, join links): staff only. */
+/** The site's own arrangements (roster, reserved windows, room status): staff only. Nobody here gets a right to join a session. */
 const runSite = { access: allow.roles(['detention_staff']) };
 
-export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string): FastifyPluginAsync => async (app) => {
+export const scheduleRoutes = (service: ScheduleService): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const actor = (req: { principal: Parameters<typeof actorOf>[0] }) => actorOf(req.principal);
   // The edge's validator coerces types; null must never become 0 or "null" here.
@@ -204,8 +203,6 @@ export const scheduleRoutes = (service: ScheduleService, publicUrl: () => string
     },
     async (req) => service.overrun(req.params.id, req.body.newEnd, actor(req))
   );
-
-  r.get('/api/bookings/:id/join-links', { config: runSite, schema: { params: IdParams, response: { 200: JoinLinks, ...errors } } }, async (req) => service.joinLinks(req.params.id, publicUrl(), actorOf(req.principal)));
 
   // Duty-lawyer roster
   const ShiftView = Type.Object({ id: Type.String(), lawyerId: Type.String(), date: Type.String(), start: Type.Integer(), end: Type.Integer() });

@@ -160,12 +160,4 @@ export const RoomStatusRequest = Type.Object(
   { status: Type.Union([Type.Literal('active'), Type.Literal('out_of_service')]), affected: Type.Optional(AffectedChoice) },
   { additionalProperties: false }
 );
-export const JoinLinks = Type.Object({
-  prosecutor: Type.String(),
-  lawyer: Type.String(),
-  /** Bail hearings: the suspect on bail joins from outside, as a guest of the session. */
-  suspect: Type.Optional(Type.String()),
-  validFrom: Type.String(),
-  validUntil: Type.String(),
-});
 export const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() });

@@ -11,7 +11,6 @@ import type { Logger } from '../logger.js';
 import { TypedEmitter } from '../events.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { Session } from '../session/session.js';
-import type { JoinTokens } from '../access/join-token.js';
 import type { BookingRequest, IsoDate, Minute, Placement, RejectReason } from './model.js';
 import { Schedule, type BookingChange } from './scheduler.js';
 import { windowsOn, formatMinute } from './windows.js';
@@ -110,7 +109,6 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
     readonly store: ScheduleStore,
     private readonly config: Config,
     private readonly registry: SessionRegistry,
-    private readonly tokens: JoinTokens,
     private readonly log: Logger,
     clock?: SiteClock
   ) {
@@ -582,25 +580,6 @@ export class ScheduleService extends TypedEmitter<ServiceEvents> {
       if (reasons.length) out.push({ bookingId: r.id, reasons });
     }
     return out;
-  }
-
-  joinLinks(id: string, baseUrl: string, actor = 'system'): { prosecutor: string; lawyer: string; suspect?: string; validFrom: string; validUntil: string } {
-    const row = this.mustRow(id);
-    if (!HOLDING.includes(row.status) || row.status === 'finished') throw new ScheduleError(409, 'wrong_status', `booking ${id} is ${row.status}`);
-    const nbf = this.clock.toEpochMs(row.date, row.start_min - row.escort_before_min - this.config.schedule.joinOpensMinutesBefore);
-    const exp = this.clock.toEpochMs(row.date, row.end_min + this.config.schedule.joinClosesMinutesAfter);
-    const link = (role: 'prosecutor' | 'lawyer' | 'guest', name: string) =>
-      `${baseUrl}/session?token=${this.tokens.issue({ roomId: row.room_id, role, bookingId: id, displayName: name.slice(0, 64), nbf, exp })}`;
-    // Issuing links is audited first: no entry, no links.
-    const roles = ['prosecutor', 'lawyer', ...(row.session_kind === 'bail_hearing' ? ['guest'] : [])];
-    this.store.linksIssued(id, actor, { roles, validFrom: new Date(nbf).toISOString(), validUntil: new Date(exp).toISOString() });
-    return {
-      prosecutor: link('prosecutor', row.prosecutor_id),
-      lawyer: link('lawyer', row.lawyer_id),
-      ...(row.session_kind === 'bail_hearing' ? { suspect: link('guest', `取保候审人 ${row.detainee_id}`) } : {}),
-      validFrom: new Date(nbf).toISOString(),
-      validUntil: new Date(exp).toISOString(),
-    };
   }
 
   day(date: IsoDate): DayView {

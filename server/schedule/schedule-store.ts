@@ -136,10 +136,6 @@ export class ScheduleStore {
   private readonly weekly: Site['weeklyWindows'];
 
   /** Join links were issued for a booking (who, for which roles, valid when): audited, or refused. */
-  linksIssued(id: string, actor: string, detail: { roles: string[]; validFrom: string; validUntil: string }): void {
-    this.db.transaction(() => this.audit.append({ actor, action: 'link.issued', subject: `booking:${id}`, detail }))();
-  }
-
   constructor(readonly db: Db, private readonly audit: AuditTrail, private readonly config: Config) {
     const weekly: Partial<Record<1 | 2 | 3 | 4 | 5 | 6 | 7, TimeRange[]>> = {};
     for (const [day, list] of Object.entries(config.schedule.weeklyWindows)) {

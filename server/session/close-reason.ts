@@ -42,5 +42,7 @@ export const PartyLeaveReasons = [
   'removed',
   /** Its session closed (see the session's close reason). */
   'session_closed',
+  /** Its guest link was revoked. */
+  'revoked',
 ] as const;
 export type PartyLeaveReason = (typeof PartyLeaveReasons)[number];

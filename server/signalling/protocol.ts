@@ -90,7 +90,9 @@ export const BoardAuth = Type.Object(
 );
 /** A signed-in person's page: the session cookie (sent with the handshake) says who; session:join names the booking. */
 export const PersonAuth = Type.Object({ kind: Type.Literal('person') }, { additionalProperties: false });
-export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth, BoardAuth, PersonAuth]);
+/** A guest's page: the device cookie its guest link was redeemed into (sent with the handshake) says which link. */
+export const GuestAuth = Type.Object({ kind: Type.Literal('guest') }, { additionalProperties: false });
+export const HandshakeAuth = Type.Union([PartyAuth, AgentAuth, BoardAuth, PersonAuth, GuestAuth]);
 export type HandshakeAuth = Static<typeof HandshakeAuth>;
 
 // ---------------------------------------------------------------------------
@@ -305,8 +307,8 @@ export const clientEventSchemas = {
 
 // ---------------------------------------------------------------------------
 // Who may send each event (see server/access/authorization.ts). A connection is
-// one of: `party` (a browser entitled to join one session: a signed-in person or
-// a guest link), `agent` (a room agent with its room's credential), `board` (a
+// one of: `party` (a browser entitled to join one session: a signed-in person, a
+// guest link's device, or a standing demo session's join link), `agent` (a room agent with its room's credential), `board` (a
 // staff page listening to the schedule). `joined`: only after joining a session.
 // The socket event dispatcher enforces this table; an event missing here does
 // not compile, and the registry test tries every event from every wrong kind.

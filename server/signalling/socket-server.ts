@@ -1,4 +1,5 @@
-// The Socket.io edge: authenticates each connection (join link for browsers,
+// The Socket.io edge: authenticates each connection (a signed-in person's or a
+// guest device's cookie for browsers, a standing demo session's join link,
 // credential for room agents), checks every payload against its schema in
 // protocol.ts, and calls into the session. Bad input gets an error reply and
 // never reaches mediasoup unchecked; nothing a client sends can crash the server.
@@ -14,6 +15,7 @@ import type { SessionStore } from '../session/session-store.js';
 import type { Session } from '../session/session.js';
 import { RequestError, type Party, type PartyIdentity } from '../session/party.js';
 import type { JoinRules } from '../access/join-rules.js';
+import type { GuestHolder, GuestLinks } from '../access/guest-links.js';
 import type { PartyLeaveReason } from '../session/close-reason.js';
 import { AuditUnavailableError, type AuditTrail } from '../audit/audit-trail.js';
 import { AuditThrottle } from '../audit/audit-throttle.js';
@@ -26,6 +28,7 @@ import {
   AgentAuth,
   BoardAuth,
   PersonAuth,
+  GuestAuth,
   clientEventSchemas,
   type ClientEventName,
   type ClientPayload,
@@ -40,12 +43,14 @@ import {
 
 type Person = Extract<Principal, { kind: 'user' }>;
 /**
- * A browser party holds either a join link's claims (guests, links of before
- * accounts) or a signed-in person, whose bookings the join rules check.
+ * A browser party holds a signed-in person (whose bookings the join rules check),
+ * a guest link bound to its device (one booking), or a join link's claims (a
+ * standing demo session only: never a booking's).
  */
 type SocketData =
-  | { kind: 'party'; claims: JoinClaims; person: null; remoteAddress: string }
-  | { kind: 'party'; claims: null; person: Person; remoteAddress: string }
+  | { kind: 'party'; claims: JoinClaims; person: null; guest: null; remoteAddress: string }
+  | { kind: 'party'; claims: null; person: Person; guest: null; remoteAddress: string }
+  | { kind: 'party'; claims: null; person: null; guest: GuestHolder; remoteAddress: string }
   | { kind: 'agent'; roomId: string; remoteAddress: string }
   | { kind: 'board'; principal: Principal; remoteAddress: string };
 type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -65,6 +70,7 @@ const authCheckers = new Map<string, { check(value: unknown): Checked<HandshakeA
   ['agent', checker(AgentAuth)],
   ['board', checker(BoardAuth)],
   ['person', checker(PersonAuth)],
+  ['guest', checker(GuestAuth)],
 ]);
 const anyAuthChecker = checker(HandshakeAuth);
 
@@ -86,8 +92,12 @@ export interface SignallingDeps {
   audit: AuditTrail;
   /** The signed-in person a handshake's Cookie header names, or null. */
   personFromCookie(cookieHeader: string | undefined): Person | null;
+  /** The guest link a handshake's Cookie header holds for its bound device, or null. */
+  guestFromCookie(cookieHeader: string | undefined): GuestHolder | null;
+  /** Guest links as they are now (checked on every join). */
+  guestLinks: Pick<GuestLinks, 'current'>;
   /** Who may join which booking, until when. */
-  joinRules: Pick<JoinRules, 'forPerson'>;
+  joinRules: Pick<JoinRules, 'forPerson' | 'forGuest'>;
   log: Logger;
   /** Per-connection event rate and joins per minute (config limits). */
   limits?: { eventsPerSecond: number; eventBurst: number; joinsPerMinute: number };
@@ -281,16 +291,36 @@ export class Signalling {
       const person = this.deps.personFromCookie(cookieHeader);
       if (!person) return { ok: false, reason: 'sign in first' };
       if (person.mustChangePassword) return { ok: false, reason: 'change your password first' };
-      return { ok: true, data: { kind: 'party', claims: null, person, remoteAddress } };
+      return { ok: true, data: { kind: 'party', claims: null, person, guest: null, remoteAddress } };
+    }
+    if (auth.kind === 'guest') {
+      const guest = this.deps.guestFromCookie(cookieHeader);
+      if (!guest) return { ok: false, reason: 'open your guest link and enter its code on this device first' };
+      return { ok: true, data: { kind: 'party', claims: null, person: null, guest, remoteAddress } };
     }
     if (auth.kind === 'party') {
       const verdict = this.deps.tokens.verify(auth.token);
       if (!verdict.ok) return { ok: false, reason: verdict.reason };
-      return { ok: true, data: { kind: 'party', claims: verdict.claims, person: null, remoteAddress } };
+      // A booking's session is joined by account or by guest link, never by a join link.
+      if (verdict.claims.bookingId !== null) return { ok: false, reason: 'a join link does not join a booking\'s session: sign in, or open your guest link' };
+      return { ok: true, data: { kind: 'party', claims: verdict.claims, person: null, guest: null, remoteAddress } };
     }
     const expected = this.deps.agentCredentials.get(auth.roomId);
     if (expected === undefined || !sameSecret(expected, auth.credential)) return { ok: false, reason: 'unknown room or wrong agent credential' };
     return { ok: true, data: { kind: 'agent', roomId: auth.roomId, remoteAddress } };
+  }
+
+  /**
+   * A guest link was revoked: its live party is told (party:left, reason 'revoked')
+   * and removed at once, and its device's connections are closed.
+   */
+  removeGuest(linkId: string): void {
+    for (const session of this.deps.registry.list()) {
+      for (const p of session.partyList()) if (p.identity.personKey === `guest:${linkId}`) p.close('revoked');
+    }
+    for (const socket of this.io.sockets.sockets.values()) {
+      if (socket.data.kind === 'party' && socket.data.guest?.linkId === linkId) socket.disconnect(true);
+    }
   }
 
   /** Drops the room's agent connection (its credential was rotated or revoked). */
@@ -354,13 +384,14 @@ function linkKey(auth: unknown): string {
 function joinSubject(data: SocketData, bookingId: string | undefined): string {
   if (data.kind === 'agent') return `room:${data.roomId}`;
   if (data.kind === 'board') return 'board';
+  if (data.guest) return `booking:${data.guest.bookingId}`;
   if (data.claims) return data.claims.bookingId !== null ? `booking:${data.claims.bookingId}` : `room:${data.claims.roomId}`;
   return bookingId ? `booking:${bookingId}` : 'booking:?';
 }
 
 function whoOf(data: SocketData): string {
   if (data.kind === 'agent') return `agent:${data.roomId}`;
-  if (data.kind === 'party') return data.person ? `user:${data.person.username}` : `party:${data.claims.role}`;
+  if (data.kind === 'party') return data.person ? `user:${data.person.username}` : data.guest ? `guest:${data.guest.linkId}` : `party:${data.claims.role}`;
   return `board:${actorOf(data.principal)}`;
 }
 
@@ -578,7 +609,8 @@ class Connection {
     if (!this.joins.take()) throw new SignallingError('limit_reached', 'too many joins on this connection; wait a minute');
     const data = this.socket.data;
     // The join budget per link (or per signed-in person) across connections.
-    const budgetKey = data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? (data.person ? `user:${data.person.userId}` : `party:${JSON.stringify(data.claims)}`) : null;
+    const budgetKey =
+      data.kind === 'agent' ? `agent:${data.roomId}` : data.kind === 'party' ? (data.person ? `user:${data.person.userId}` : data.guest ? `guest:${data.guest.linkId}` : `party:${JSON.stringify(data.claims)}`) : null;
     if (budgetKey && !this.takeLinkJoin(budgetKey)) throw new SignallingError('limit_reached', 'too many joins with this link; wait a minute');
     if (data.kind === 'board') throw new SignallingError('forbidden', 'a board does not join sessions');
     let session: Session | undefined;
@@ -603,22 +635,28 @@ class Connection {
       role = verdict.right.role;
       name = verdict.right.displayName;
       identity = { personKey: verdict.right.personKey, remoteAddress: data.remoteAddress, until: verdict.right.until };
+    } else if (data.guest) {
+      // A guest link joins its booking only, inside its window, while it is neither revoked nor locked: checked now, on every join.
+      const verdict = this.deps.joinRules.forGuest(this.deps.guestLinks.current(data.guest.linkId), bookingId);
+      if (!verdict.ok) throw new SignallingError(verdict.code, verdict.message);
+      session = this.deps.registry.forBooking(verdict.right.bookingId);
+      if (!session) throw new SignallingError('no_session', 'the session of this booking is not open yet');
+      role = verdict.right.role;
+      name = verdict.right.displayName;
+      // One live party per guest link: its own device rejoining (after a network drop) replaces its stale party.
+      identity = { personKey: verdict.right.personKey, remoteAddress: data.remoteAddress, until: verdict.right.until };
     } else {
       const claims = data.claims;
-      const subject = claims.bookingId !== null ? `booking:${claims.bookingId}` : `room:${claims.roomId}`;
       // The link's window is checked on every join, not only at the handshake.
       const now = Date.now();
       if (now < claims.nbf || now > claims.exp) {
         throw new SignallingError('forbidden', now > claims.exp ? 'this join link has expired' : 'this join link is not valid yet');
       }
-      // A booking's link finds its booking's session wherever the booking went (moved room); others the room's.
-      session = claims.bookingId !== null ? this.deps.registry.forBooking(claims.bookingId) : this.deps.registry.forRoom(claims.roomId);
+      // A join link joins only a standing (demo) session, never a booking's hearing.
+      if (claims.bookingId !== null) throw new SignallingError('forbidden', 'a join link does not join a booking\'s session');
+      session = this.deps.registry.forRoom(claims.roomId);
       if (!session) throw new SignallingError('no_session', 'no session is open for this room now');
-      // A link joins only the session it was made for: a booking's link its booking, a
-      // standing (demo) link only a standing session, never a booking's hearing.
-      if (claims.bookingId !== session.bookingId || (bookingId !== undefined && bookingId !== claims.bookingId)) {
-        throw new SignallingError('forbidden', 'this join link is for another booking');
-      }
+      if (session.bookingId !== null || bookingId !== undefined) throw new SignallingError('forbidden', 'a join link does not join a booking\'s session');
       role = claims.role;
       name = claims.displayName ?? defaultNames.get(role) ?? role;
       // One device at a time per link: a second join with the same link replaces the first.

@@ -29,9 +29,13 @@ export async function launchBrowser(extra: string[] = []): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs(extra) });
 }
 
-/** Opens a page in its own context (its own fake devices and storage). */
-export async function openSessionPage(browser: Browser, url: string): Promise<Page> {
+/** Opens a page in its own context (its own fake devices and storage); `cookie` ("name=value", e.g. a signed-in person's session) goes with it. */
+export async function openSessionPage(browser: Browser, url: string, cookie?: string): Promise<Page> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1366, height: 768 } });
+  if (cookie) {
+    const at = cookie.indexOf('=');
+    await context.addCookies([{ name: cookie.slice(0, at), value: cookie.slice(at + 1), url: new URL(url).origin }]);
+  }
   const page = await context.newPage();
   page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
   await page.goto(url);

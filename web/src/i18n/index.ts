@@ -8,6 +8,8 @@ import zhCN, { type MessageSchema } from './zh-CN';
 import en from './en';
 import staffZhCN from './staff.zh-CN';
 import staffEn from './staff.en';
+import guestZhCN from './guest.zh-CN';
+import guestEn from './guest.en';
 
 export type Lang = 'zh-CN' | 'en';
 export const LANGS: readonly Lang[] = ['zh-CN', 'en'];
@@ -27,7 +29,7 @@ export const i18n = createI18n<[MessageSchema], Lang, false>({
   legacy: false,
   locale: storedLang(),
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': { ...zhCN, ...staffZhCN }, en: { ...en, ...staffEn } },
+  messages: { 'zh-CN': { ...zhCN, ...staffZhCN, ...guestZhCN }, en: { ...en, ...staffEn, ...guestEn } },
 });
 
 document.documentElement.lang = i18n.global.locale.value;

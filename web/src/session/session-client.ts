@@ -150,11 +150,15 @@ export interface SessionSnapshot {
   fatal: FatalError | null;
   ended: { reason: string } | null;
   lastConnectError: string | null;
+  /** Our window has ended: the server removes us at `removeAt` (ISO), after its grace. */
+  windowEnding: { removeAt: string } | null;
 }
 
 export interface SessionClientOptions {
-  /** A join link's token (guests)… */
+  /** A standing (demo) session's join link token… */
   token?: string;
+  /** …or a guest whose device holds its redeemed guest link (the device cookie goes with the handshake)… */
+  guest?: boolean;
   /** …or, for a signed-in person (the session cookie goes with the handshake), the booking to join. */
   bookingId?: string;
   /** Socket.io URL; same origin when omitted. */
@@ -213,6 +217,7 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
   private fatal: FatalError | null = null;
   private ended: { reason: string } | null = null;
   private lastConnectError: string | null = null;
+  private windowEnding: { removeAt: string } | null = null;
   private serverDisconnects: number[] = [];
   private closed = false;
   private joinWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
@@ -269,7 +274,7 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
     this.bookingId = options.bookingId;
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(options.url ?? '/', {
       // Display names come from the account or the booking, never from this page.
-      auth: options.token ? { kind: 'party', token: options.token } : { kind: 'person' },
+      auth: options.token ? { kind: 'party', token: options.token } : options.guest ? { kind: 'guest' } : { kind: 'person' },
       autoConnect: false,
       reconnection: true,
       reconnectionDelay: 500,
@@ -581,6 +586,13 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
         }
       })
     );
+    socket.on('party:window-ending', ({ partyId, removeAt }) =>
+      this.dispatch(() => {
+        if (partyId !== this.partyId) return;
+        this.windowEnding = { removeAt };
+        this.changed();
+      })
+    );
     socket.on('session:closed', ({ reason }) => {
       this.ended = { reason };
       this.phase = 'ended';
@@ -737,6 +749,7 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
     this.assertEpoch(epoch);
     mark('join-reply');
     this.joinsOk++;
+    this.windowEnding = null;
     this.partyId = reply.partyId;
     this.applySessionView(reply.session);
     this.ownRole = this.parties.get(reply.partyId)?.role ?? this.ownRole;
@@ -1466,6 +1479,7 @@ export class SessionClient extends TypedEmitter<SessionClientEvents> {
       fatal: this.fatal,
       ended: this.ended,
       lastConnectError: this.lastConnectError,
+      windowEnding: this.windowEnding,
     };
   }
 }

@@ -6,7 +6,6 @@ import type {
   BookingView,
   CreateBookingRequest as CreateBookingRequestSchema,
   DayView,
-  JoinLinks as JoinLinksSchema,
   LiveStatus,
   PlaceOutcome,
   Placement as PlacementSchema,
@@ -19,6 +18,7 @@ import type {
 } from '../../../server/schedule/schedule-api';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../server/signalling/protocol';
 import { TypedEmitter } from '../session/emitter';
+import type { GuestLink, GuestLinkApi, GuestLinks } from '../guest/guest-client';
 
 export type Day = Static<typeof DayView>;
 export type Booking = Static<typeof BookingView>;
@@ -32,7 +32,6 @@ export type RejectReason = Static<typeof RejectReasonSchema>;
 export type PriorityClass = Static<typeof PriorityClassSchema>;
 export type SessionKind = Static<typeof SessionKindSchema>;
 export type LawyerRole = Static<typeof LawyerRoleSchema>;
-export type JoinLinks = Static<typeof JoinLinksSchema>;
 export type AffectedBooking = Static<typeof AffectedBookingSchema>;
 export type AffectedChoice = Static<typeof AffectedChoiceSchema>;
 export type StepStatus = 'escorting' | 'in_room' | 'finished' | 'scheduled';
@@ -248,8 +247,18 @@ export class ScheduleClient {
     return this.call<BookingDetail>('GET', `/api/bookings/${encodeURIComponent(id)}`, undefined, signal);
   }
 
-  joinLinks(id: string, signal?: AbortSignal): Promise<JoinLinks> {
-    return this.call<JoinLinks>('GET', `/api/bookings/${encodeURIComponent(id)}/join-links`, undefined, signal);
+  /** A booking's guest links (state only; staff list and revoke them, never issue: that would let staff watch). */
+  guestLinks(id: string, signal?: AbortSignal): Promise<GuestLinks> {
+    return this.call<GuestLinks>('GET', `/api/bookings/${encodeURIComponent(id)}/guest-links`, undefined, signal);
+  }
+
+  revokeGuestLink(id: string, linkId: string): Promise<GuestLink> {
+    return this.call<GuestLink>('POST', `/api/bookings/${encodeURIComponent(id)}/guest-links/${encodeURIComponent(linkId)}/revoke`);
+  }
+
+  /** The guest-links panel's view of this client. */
+  guestLinkApi(): GuestLinkApi {
+    return { list: (id, signal) => this.guestLinks(id, signal), revoke: (id, linkId) => this.revokeGuestLink(id, linkId) };
   }
 
   /** `refuse` (default): rejects with code 'affects_live_bookings' and the list; `apply`: moves or flags them. */
