@@ -27,6 +27,7 @@ import { launchBrowser } from '../test/helpers/browser.js';
 import { measureCompositeLoad } from './bench/composite-load.js';
 import { measureRecordLoad } from './bench/record-load.js';
 import { staffMember } from '../test/helpers/staff.js';
+import { benchPerson } from './lib/bench-people.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -107,10 +108,13 @@ async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent:
     });
     agent.start();
     const compositor = await until('the evidence video rendering', () => agent?.evidence?.current, 60_000);
-    const token = server.tokens.issue({ roomId: ROOM, role: 'prosecutor', bookingId, nbf: Date.now() - 1000, exp: Date.now() + 3_600_000 });
+    // The booked prosecutor joins by account.
+    const cookie = await benchPerson(server, 'pros-9001', ['prosecutor']);
     const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    const at = cookie.indexOf('=');
+    await context.addCookies([{ name: cookie.slice(0, at), value: cookie.slice(at + 1), url: server.url }]);
     const page = await context.newPage();
-    await page.goto(`${server.url}/session?token=${token}`);
+    await page.goto(`${server.url}/session?booking=${bookingId}`);
     const cpu0 = compositor.cpuSeconds();
     const t0 = performance.now();
     say(`session of booking ${bookingId} running for ${seconds} s`);
