@@ -55,6 +55,12 @@ export interface AgentOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Render the evidence video of booking sessions live and upload its segments (a room PC does). */
   evidence?: { segmentSeconds?: number; width?: number; height?: number };
+  /**
+   * The room PC's own clock (epoch ms; default Date.now). It may be wrong: the
+   * evidence video burns in the server's session clock, taken as this clock
+   * plus the offset measured at the join (the server's time in the reply).
+   */
+  roomClock?: () => number;
 }
 
 export type AgentState = 'connecting' | 'idle' | 'joining' | 'live' | 'stopped';
@@ -109,6 +115,7 @@ export class RoomAgent {
         credential: this.options.credential,
         workDir: this.options.workDir,
         ...this.options.evidence,
+        ...(this.options.roomClock ? { roomClock: this.options.roomClock } : {}),
         children: this.children,
         log: (level, msg, extra) => this.log(level, msg, extra),
       });
@@ -223,9 +230,10 @@ export class RoomAgent {
   private async joinSession(gen: number): Promise<void> {
     this.state = 'joining';
     const source = await this.captureSource();
-    const sentAt = Date.now();
+    const roomClock = this.options.roomClock ?? Date.now;
+    const sentAt = roomClock();
     const joined = await this.request('agent:join', {});
-    const clockOffset = clockOffsetMs(joined.clock, sentAt, Date.now());
+    const clockOffset = clockOffsetMs(joined.clock, sentAt, roomClock());
     if (gen !== this.generation) return;
     this.sessionId = joined.session.sessionId;
     this.partyId = joined.partyId;

@@ -44,8 +44,9 @@ function systemPackages() {
   const isRoot = process.getuid?.() === 0;
   const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
   const needWorkerBuild = !existsSync(workerBinPath() ?? '/nonexistent');
-  // xorriso writes and burns disc images; bsdtar (libarchive-tools) reads them back independently.
-  const wanted = ['ffmpeg', 'fonts-noto-cjk', 'xorriso', 'libarchive-tools'];
+  // xorriso writes and burns disc images; bsdtar (libarchive-tools) reads them back independently;
+  // the tests read the evidence video's burned-in time back with Tesseract (tesseract-ocr, English data).
+  const wanted = ['ffmpeg', 'fonts-noto-cjk', 'xorriso', 'libarchive-tools', 'tesseract-ocr', 'tesseract-ocr-eng'];
   if (wantBrowser) wanted.push('chromium');
   if (needWorkerBuild) {
     wanted.push('build-essential', 'python3', 'pkg-config', 'ninja-build', 'libuv1-dev', 'libssl-dev', 'libsrtp2-dev', 'libusrsctp-dev', 'libabsl-dev', 'libflatbuffers-dev', 'flatbuffers-compiler');

@@ -35,6 +35,8 @@ export interface EvidenceOptions {
   preset?: 'ultrafast' | 'superfast' | 'veryfast';
   children?: ChildReaper;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+  /** The room PC's clock (default Date.now); the session clock is this plus the offset from the join. */
+  roomClock?: () => number;
 }
 
 const FPS = 25;
@@ -126,7 +128,9 @@ export class EvidenceRecorder {
     // After a crash the players stay, and so do their slots.
     if (!restart) this.slotOf.clear();
     const o = this.options;
-    const runId = new Date(Date.now() + offsetMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    // The server's session clock: the room PC's clock (which may be wrong) plus the offset measured at the join.
+    const sessionNow = (this.options.roomClock ?? Date.now)() + offsetMs;
+    const runId = new Date(sessionNow).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     const dir = path.join(this.dir, safeName(brief.bookingId));
     mkdirSync(dir, { recursive: true });
     let main: MainSource;
@@ -147,7 +151,7 @@ export class EvidenceRecorder {
         slots: slotLabels.map((s) => ({ label: s.label })),
         insetWidth: INSET_W,
         insetHeight: INSET_H,
-        sessionClockAtStartMs: Date.now() + offsetMs,
+        sessionClockAtStartMs: sessionNow,
         timeZone: clock.timeZone,
         caseNumber: brief.caseNumber,
         roomName: brief.roomName,
