@@ -28,6 +28,8 @@ import { GuestLinks, guestCookie, parseGuestCookie } from './access/guest-links.
 import { guestRoutes } from './http/guest-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { meRoutes } from './http/me-routes.js';
+import { departmentRoutes } from './http/department-routes.js';
+import { DepartmentAllowances } from './access/department-allowances.js';
 import { siteRoutes } from './http/site-routes.js';
 import { scheduleRoutes } from './http/schedule-routes.js';
 import { ScheduleStore } from './schedule/schedule-store.js';
@@ -190,7 +192,9 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     joinRules: { forPerson: (person, bookingId, now) => joinRules.forPerson(person, bookingId, now), forGuest: (link, bookingId, now) => joinRules.forGuest(link, bookingId, now) },
   });
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, componentLogger(log, 'schedule'), options.clock);
-  const joinRules = new JoinRules(schedule, config);
+  // On the site's clock, as the join rules that ask it.
+  const departments = new DepartmentAllowances(db, accounts.store, audit, () => new Date(schedule.clock.nowMs()));
+  const joinRules = new JoinRules(schedule, config, departments);
   const guestLinks = new GuestLinks({
     db,
     audit,
@@ -257,6 +261,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   );
   await http.register(authRoutes(accounts));
   await http.register(adminRoutes(accounts));
+  await http.register(departmentRoutes(departments));
   await http.register(meRoutes({ joinRules, config, sessionOpen: (bookingId) => registry.forBooking(bookingId) !== undefined }));
   try {
     await http.listen({ host: config.http.host, port: config.http.port });

@@ -311,4 +311,29 @@ export const migrations: Migration[] = [
       CREATE INDEX guest_links_booking ON guest_links(booking_id, role);
     `,
   },
+  {
+    version: 8,
+    name: 'department heads and their allowances (a prosecutor may join a colleague\'s bookings)',
+    sql: `
+      CREATE TABLE department_heads (
+        department_id TEXT PRIMARY KEY REFERENCES organisations(id),
+        user_id TEXT NOT NULL REFERENCES users(id),
+        appointed_at TEXT NOT NULL,
+        appointed_by TEXT NOT NULL
+      );
+      -- The head allows one prosecutor of the department to join the bookings of its other prosecutors.
+      CREATE TABLE department_allowances (
+        id TEXT PRIMARY KEY,
+        department_id TEXT NOT NULL REFERENCES organisations(id),
+        grantee_id TEXT NOT NULL REFERENCES users(id),
+        granted_by TEXT NOT NULL REFERENCES users(id),
+        granted_at TEXT NOT NULL,
+        expires_at TEXT,
+        note TEXT,
+        revoked_at TEXT,
+        revoked_by TEXT
+      );
+      CREATE INDEX department_allowances_grantee ON department_allowances(grantee_id, revoked_at);
+    `,
+  },
 ];
