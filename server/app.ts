@@ -247,7 +247,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     },
   });
   recorder.on('disk', (notice) => signalling.toBoards('recording:disk', notice));
-  await http.register(agentCredentialRoutes({ credentials: agentCredentials, rooms: config.site.rooms, disconnect: (roomId) => signalling.disconnectAgent(roomId), online: (roomId) => signalling.agentStatus(roomId).online }));
+  await http.register(agentCredentialRoutes({ credentials: agentCredentials, rooms: config.site.rooms, disconnect: (roomId) => signalling.disconnectAgent(roomId), online: (roomId) => signalling.agentStatus(roomId).online, enforceAddress: (roomId) => signalling.enforceAgentAddress(roomId) }));
   await http.register(siteRoutes({ config, registry, signalling, audit, roomStatuses: () => schedule.store.roomStatuses() }));
   await http.register(scheduleRoutes(schedule));
   await http.register(

@@ -2,6 +2,7 @@
 // config/demo.json, then an optional overlay file (PLEA_CONFIG), then environment
 // overrides; validated at start. An invalid config stops the
 // server with a message that names the field.
+import { isAddressOrRange } from './access/agent-address.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,6 +113,12 @@ export const ConfigSchema = Type.Object(
       {
         joinSecret: Type.String(),
         agentCredentials: Type.Record(Type.String(), Type.String({ minLength: 16 })),
+        /**
+         * Room id → the addresses (IPs or CIDRs) its agent may connect from; a room
+         * not named here is not bound. The initial binding: the administrator's
+         * changes (REST) are kept in secrets.json and win over it.
+         */
+        agentAddresses: Type.Record(Type.String(), Type.Array(Type.String({ minLength: 2, maxLength: 64 }), { maxItems: 16 })),
         /** Staff id → key for the schedule API and boards; empty: one key for "staff" is generated. */
         staffKeys: Type.Record(Type.String({ pattern: '^[\\w.@-]{1,64}$' }), Type.String({ minLength: 16 })),
       },
@@ -297,6 +304,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (ids.has(room.id)) throw new ConfigError(`site.rooms[${i}].id`, `site.rooms[${i}].id "${room.id}" is used twice`);
     ids.add(room.id);
   });
+  for (const roomId of Object.keys(config.access.agentAddresses)) {
+    if (!ids.has(roomId)) throw new ConfigError(`access.agentAddresses.${roomId}`, `access.agentAddresses.${roomId} names no configured room`);
+    const bad = config.access.agentAddresses[roomId]!.find((a) => !isAddressOrRange(a));
+    if (bad !== undefined) throw new ConfigError(`access.agentAddresses.${roomId}`, `access.agentAddresses.${roomId}: ${JSON.stringify(bad)} is not an IP address or CIDR range`);
+  }
   for (const roomId of Object.keys(config.access.agentCredentials)) {
     if (!ids.has(roomId)) throw new ConfigError(`access.agentCredentials.${roomId}`, `access.agentCredentials.${roomId} names no configured room`);
   }

@@ -7,10 +7,13 @@ import type { Config } from '../config.js';
 import { generateEvidenceKeyPem } from '../../recordings/disc/evidence-key.js';
 import { ownValue } from '../validation.js';
 import { auditKeys, type AuditKeys } from '../audit/audit-chain.js';
+import { isAddressOrRange } from './agent-address.js';
 
 export interface Secrets {
   joinSecret: string;
   agentCredentials: Record<string, string>;
+  /** Room id → the addresses its agent may connect from (empty or absent: not bound). Not secret; kept beside the credential. */
+  agentAddresses: Record<string, string[]>;
   /** Staff id → key (schedule API, boards). */
   staffKeys: Record<string, string>;
   /** The site's evidence key (Ed25519, PKCS#8 PEM): signs disc manifests. Never rotated by itself. */
@@ -30,6 +33,7 @@ export function loadSecrets(config: Config): Secrets {
   const secrets: Secrets = {
     joinSecret: config.access.joinSecret || stored.joinSecret || randomBytes(32).toString('base64url'),
     agentCredentials: {},
+    agentAddresses: {},
     cookieSecret: stored.cookieSecret && stored.cookieSecret.length >= 32 ? stored.cookieSecret : randomBytes(32).toString('base64url'),
     staffKeys: Object.keys(config.access.staffKeys).length
       ? { ...config.access.staffKeys }
@@ -46,6 +50,12 @@ export function loadSecrets(config: Config): Secrets {
       value: typeof credential === 'string' && credential.length >= 16 ? credential : randomBytes(24).toString('base64url'),
       enumerable: true, writable: true, configurable: true,
     });
+  }
+  for (const room of config.site.rooms) {
+    // The administrator's binding (kept here) wins over the config's initial one.
+    const kept = ownValue(stored.agentAddresses, room.id);
+    const list = Array.isArray(kept) && kept.every((a) => typeof a === 'string' && isAddressOrRange(a)) ? (kept as string[]) : ownValue(config.access.agentAddresses, room.id);
+    if (list && list.length) Object.defineProperty(secrets.agentAddresses, room.id, { value: [...list], enumerable: true, writable: true, configurable: true });
   }
   if (JSON.stringify(stored) !== JSON.stringify(secrets)) {
     mkdirSync(config.dataDir, { recursive: true });

@@ -257,6 +257,17 @@ export interface EvidenceBrief {
   caseNumber: string;
   roomName: string;
 }
+/** Why a room agent's connection was raised to staff. */
+export type AgentAlertReason = 'second_connection' | 'wrong_address';
+export interface AgentAlert {
+  roomId: string;
+  reason: AgentAlertReason;
+  /** Where the refused connection came from. */
+  remoteAddress: string;
+  at: string;
+  /** Alerts of the same room and reason held back since the last one (at most one every 30 s). */
+  heldBack: number;
+}
 export interface AgentJoinReply {
   partyId: string;
   session: SessionView;
@@ -382,6 +393,8 @@ export interface ServerToClientEvents {
   'schedule:changed': (change: { date: string; bookingIds: string[]; reason: string }) => void;
   /** To schedule boards: a party of a booking was told something (moved, cancelled, displaced). */
   'schedule:notice': (notice: { bookingId: string; recipient: string; message: string }) => void;
+  /** To schedule boards: a room agent's connection was refused as a possible impostor (a second connection with its credential, or one from an address it is not bound to). */
+  'agent:alert': (alert: AgentAlert) => void;
   /** The recording disk's free space crossed the reserve (new sessions refused) or the stop floor, or recovered. */
   'recording:disk': (notice: { level: 'ok' | 'low' | 'critical'; freeBytes: number; reserveBytes: number; message: string; at: string }) => void;
 }

@@ -39,6 +39,7 @@ import {
   type HealthReport,
   type Reply,
   type ServerToClientEvents,
+  type AgentAlertReason,
 } from './protocol.js';
 
 type Person = Extract<Principal, { kind: 'user' }>;
@@ -87,8 +88,8 @@ export interface SignallingDeps {
   registry: SessionRegistry;
   store: SessionStore;
   tokens: JoinTokens;
-  /** Room id → the room agent's credential. */
-  agentCredentials: { get(roomId: string): string | undefined };
+  /** Room id → the room agent's credential, and the addresses it is bound to (every address when unbound). */
+  agentCredentials: { get(roomId: string): string | undefined; addressAllowed?(roomId: string, address: string): boolean };
   audit: AuditTrail;
   /** The signed-in person a handshake's Cookie header names, or null. */
   personFromCookie(cookieHeader: string | undefined): Person | null;
@@ -169,6 +170,7 @@ export class Signalling {
             const remoteAddress = clientAddress(socket.request, this.trust);
             if (!outcome.ok) {
               this.auditRefusedHandshake(socket.handshake.auth, outcome.reason, remoteAddress);
+              if (outcome.alert) this.alertStaff(outcome.alert.roomId, outcome.alert.reason, remoteAddress);
               return done(new Error(outcome.reason));
             }
             // A room agent's connection is security-relevant: no audit entry, no connection.
@@ -180,6 +182,7 @@ export class Signalling {
                 const reason = `room ${roomId} already has a connected agent: a second connection with its credential is refused`;
                 this.auditRefusedHandshake(socket.handshake.auth, reason, remoteAddress);
                 deps.log.warn({ roomId, remoteAddress }, 'second agent connection refused');
+                this.alertStaff(roomId, 'second_connection', remoteAddress);
                 return done(new Error(reason));
               }
               try {
@@ -269,7 +272,7 @@ export class Signalling {
   }
 
   /** Checks a handshake's `auth`; every outside string is looked up in Maps only. */
-  authenticate(raw: unknown, cookieHeader?: string, remoteAddress = ''): { ok: true; data: SocketData } | { ok: false; reason: string } {
+  authenticate(raw: unknown, cookieHeader?: string, remoteAddress = ''): { ok: true; data: SocketData } | { ok: false; reason: string; alert?: { roomId: string; reason: AgentAlertReason } } {
     // The kind picks the schema, so the error names the field that is wrong.
     const kind = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'kind') ? (raw as { kind: unknown }).kind : undefined;
     const checked = (typeof kind === 'string' ? authCheckers.get(kind) : undefined)?.check(raw) ?? anyAuthChecker.check(raw);
@@ -307,6 +310,10 @@ export class Signalling {
     }
     const expected = this.deps.agentCredentials.get(auth.roomId);
     if (expected === undefined || !sameSecret(expected, auth.credential)) return { ok: false, reason: 'unknown room or wrong agent credential' };
+    // The right credential from an address it is not bound to: refused, and staff are told.
+    if (this.deps.agentCredentials.addressAllowed && !this.deps.agentCredentials.addressAllowed(auth.roomId, remoteAddress)) {
+      return { ok: false, reason: `the agent credential of room ${auth.roomId} is bound to other addresses: refused from ${remoteAddress || 'an unknown address'}`, alert: { roomId: auth.roomId, reason: 'wrong_address' } };
+    }
     return { ok: true, data: { kind: 'agent', roomId: auth.roomId, remoteAddress } };
   }
 
@@ -320,6 +327,32 @@ export class Signalling {
     }
     for (const socket of this.io.sockets.sockets.values()) {
       if (socket.data.kind === 'party' && socket.data.guest?.linkId === linkId) socket.disconnect(true);
+    }
+  }
+
+  /** Room+reason → when staff were last told, and how many alerts were held back since (a loop cannot flood the boards). */
+  private readonly alerted = new Map<string, { at: number; held: number }>();
+
+  /** Raises a refused room-agent connection to the staff boards (at most one alert per room and reason every 30 s). */
+  private alertStaff(roomId: string, reason: AgentAlertReason, remoteAddress: string): void {
+    const key = `${roomId}\n${reason}`;
+    const last = this.alerted.get(key);
+    const now = Date.now();
+    if (last && now - last.at < 30_000) {
+      last.held++;
+      return;
+    }
+    if (this.alerted.size >= 1000) this.alerted.clear();
+    this.alerted.set(key, { at: now, held: 0 });
+    this.toBoards('agent:alert', { roomId, reason, remoteAddress, at: new Date(now).toISOString(), heldBack: last?.held ?? 0 });
+  }
+
+  /** Drops the room's live agent connection if its address is not allowed by the credential's binding (it was just changed). */
+  enforceAgentAddress(roomId: string): void {
+    const credentials = this.deps.agentCredentials;
+    if (!credentials.addressAllowed) return;
+    for (const s of this.io.sockets.sockets.values()) {
+      if (s.data.kind === 'agent' && s.data.roomId === roomId && !credentials.addressAllowed(roomId, s.data.remoteAddress)) s.disconnect(true);
     }
   }
 
@@ -344,7 +377,7 @@ export class Signalling {
   }
 
   /** Pushes to every open schedule board. */
-  toBoards<E extends 'schedule:changed' | 'schedule:notice' | 'recording:disk'>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+  toBoards<E extends 'schedule:changed' | 'schedule:notice' | 'recording:disk' | 'agent:alert'>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
     (this.io.to('boards').emit as (ev: string, ...a: unknown[]) => boolean)(event, ...args);
   }
 
