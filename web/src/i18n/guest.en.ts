@@ -54,6 +54,7 @@ const guestEn: GuestMessages = {
     },
   },
   windowEnding: {
+    reasons: { revoked: 'Your guest link was revoked: you have been removed from the session.', removed: 'Your session window ended: you have been removed from the session.', replaced: 'You joined this session from another page or device.' },
     title: 'The session window has ended: you will be removed at {time}',
     countdown: '{left} left',
     hint: 'Please finish what you are doing; to extend, ask the detention-centre staff.',

@@ -54,6 +54,7 @@ const guestZhCN = {
     },
   },
   windowEnding: {
+    reasons: { revoked: '您的来宾链接已被撤销，已移出会话。', removed: '本方的会话时段已结束，已移出会话。', replaced: '您已在另一页面或设备上加入此会话。' },
     title: '会话时段已结束：将于 {time} 被移出会话',
     countdown: '剩余 {left}',
     hint: '请尽快完成当前事项；如需延长，请联系看守所工作人员。',
