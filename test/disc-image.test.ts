@@ -241,6 +241,46 @@ describe('disc image', () => {
     expect(progress.at(-1)).toBe(1);
     expect(progress.some((f) => f > 0 && f < 1)).toBe(true);
   });
+
+  it('cuts a file larger than one disc into numbered parts, each verified on its disc, rejoined by the guide\'s own commands to the whole file\'s SHA-256', async () => {
+    const video = bundle.files.find((f) => f.source === 'evidence')!;
+    // A site's small configured medium: less room for recordings than the evidence video needs.
+    const reserve = Math.round(0.9 * (1 << 20));
+    const medium = { name: 'tiny', bytes: reserve + Math.floor(video.bytes / 2) + 64 * 1024 };
+    const discs = await buildDiscSet(bundle, options(path.join(tmp, 'parts'), { medium, reserveBytes: reserve }));
+    const merged = mkdtempSync(path.join(tmp, 'merged-'));
+    const partsSeen: string[] = [];
+    let guide = '';
+    for (const d of discs) {
+      expect(d.bytes).toBeLessThanOrEqual(medium.bytes);
+      const r = await verifyDisc(d.imagePath, { trustedFingerprint: key.fingerprint });
+      expect(r.problems).toEqual([]);
+      // Read back independently (bsdtar), every part checked against this disc's SHA256SUMS with sha256sum.
+      const dir = extract(d.imagePath);
+      execFileSync('sha256sum', ['-c', '--quiet', SUMS], { cwd: dir });
+      const m = JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest;
+      // Every manifest names the whole file, its size and SHA-256, and where each part is.
+      expect(m.splitFiles).toEqual([expect.objectContaining({ path: video.discPath, bytes: video.bytes, sha256: video.sha256 })]);
+      expect(m.splitFiles[0]!.parts.length).toBeGreaterThanOrEqual(2);
+      for (const f of m.files.filter((x) => x.partOf)) {
+        expect(f.partOf).toMatchObject({ path: video.discPath, sha256: video.sha256, parts: m.splitFiles[0]!.parts.length });
+        expect(m.splitFiles[0]!.parts.find((p) => p.path === f.path)).toMatchObject({ disc: d.number, sha256: f.sha256, bytes: f.bytes });
+        partsSeen.push(f.path);
+      }
+      expect(m.files.some((x) => x.path === video.discPath)).toBe(false); // never whole on a disc
+      guide = readFileSync(path.join(dir, '校验指南.txt'), 'utf8');
+      execFileSync('cp', ['-a', `${dir}/.`, merged]);
+    }
+    expect(partsSeen.sort()).toEqual(Array.from({ length: partsSeen.length }, (_, i) => `${video.discPath}.${String(i + 1).padStart(3, '0')}`));
+    // The guide's own commands: cat to rejoin, sha256sum to check; Windows' copy /b names the same parts in the same order.
+    const cat = guide.split('\n').map((l) => l.trim()).find((l) => l.startsWith('cat '))!;
+    expect(cat).toBe(`cat ${partsSeen.join(' ')} > evidence.mp4`);
+    execFileSync('sh', ['-c', cat], { cwd: merged });
+    expect(sha256File(path.join(merged, 'evidence.mp4'))).toBe(video.sha256);
+    expect(guide).toContain(video.sha256);
+    expect(guide).toContain(`copy /b ${partsSeen.map((p) => p.replace(/\//g, '\\')).join('+')} evidence.mp4`);
+    expect(guide).toContain('certutil -hashfile evidence.mp4 SHA256');
+  });
 });
 
 function createHashHex(s: string): string {

@@ -26,11 +26,26 @@ describe('xorriso progress', () => {
 
 describe('disc plan', () => {
   const file = (p: string, bytes: number): BundleFile => ({ discPath: p, sourcePath: `/s/${p}`, source: 'original', track: 't', startedAt: '', endedAt: '', bytes, sha256: '', container: 'webm', codec: 'vp8' });
-  it('fills discs in order, first fit, and refuses a file larger than a disc naming it', () => {
+  it('fills discs in order, first fit; cuts a file larger than a disc into numbered parts on consecutive discs', () => {
     const mib = 1 << 20;
     const plan = planDiscs([file('a', 6 * mib), file('b', 3 * mib), file('c', 1 * mib), file('d', 5 * mib)], { name: 't', bytes: 11 * mib }, mib);
     expect(plan.map((d) => d.map((f) => f.discPath))).toEqual([['a', 'b'], ['c', 'd']]); // c (with its directory records) no longer fits beside a and b
-    expect(() => planDiscs([file('huge.mp4', 20 * mib)], { name: 'tiny', bytes: 11 * mib }, mib)).toThrow(DiscPlanError);
-    expect(() => planDiscs([file('huge.mp4', 20 * mib)], { name: 'tiny', bytes: 11 * mib }, mib)).toThrow(/huge\.mp4 .*choose the cd medium/);
+    const split = planDiscs([file('small', mib), file('huge.mp4', 20 * mib + 5), file('after', mib)], { name: 'tiny', bytes: 11 * mib }, mib);
+    expect(split.map((d) => d.map((f) => f.discPath))).toEqual([['small', 'after'], ['huge.mp4.001'], ['huge.mp4.002'], ['huge.mp4.003']]);
+    const parts = split.flat().filter((f) => f.part);
+    expect(parts.map((f) => f.discPath)).toEqual(['huge.mp4.001', 'huge.mp4.002', 'huge.mp4.003']);
+    // Whole sectors, in order, back to back, covering the file exactly; every part within one disc's room.
+    let at = 0;
+    for (const p of parts) {
+      expect(p.part?.offset).toBe(at);
+      expect(p.part?.of).toBe(3);
+      if (p.part!.n < 3) expect(p.bytes % 2048).toBe(0);
+      expect(p.bytes + 3 * 2048).toBeLessThanOrEqual(10 * mib);
+      at += p.bytes;
+    }
+    expect(at).toBe(20 * mib + 5);
+    const discOfPart = parts.map((p) => split.findIndex((d) => d.includes(p)));
+    expect(discOfPart).toEqual([1, 2, 3]);
+    expect(() => planDiscs([file('huge.mp4', 20 * mib)], { name: 'tiny', bytes: 2 * mib }, 2 * mib - 4096)).toThrow(DiscPlanError);
   });
 });

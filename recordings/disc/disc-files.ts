@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { BundleFile, EvidenceBundle } from './bundle.js';
 import { groupedFingerprint } from './evidence-key.js';
+import type { PlannedFile } from './media.js';
 import { NOTE_HTML, NOTE_PDF } from './note.js';
 import { escapeHtml as h, sizeText } from './wording.js';
 
@@ -33,6 +34,16 @@ export interface ManifestFile extends DiscEntry {
   container?: string;
   codec?: string;
   joinedFrom?: Array<{ seq: number; sha256: string; bytes: number }>;
+  /** This file is one part of a recorded file larger than one disc. */
+  partOf?: { path: string; bytes: number; sha256: string; part: number; parts: number };
+}
+
+/** A recorded file larger than one disc: its parts, in order, and the discs that hold them. */
+export interface SplitFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+  parts: Array<{ path: string; disc: number; bytes: number; sha256: string }>;
 }
 
 export interface Manifest {
@@ -61,8 +72,10 @@ export interface Manifest {
   files: ManifestFile[];
   /** SHA-256 of this disc's SHA256SUMS file. */
   sha256sumsSha256: string;
-  /** Every recorded file of the booking and the disc that holds it. */
+  /** Every recorded file of the booking (each part of a split one) and the disc that holds it. */
   set: Array<{ path: string; disc: number; bytes: number; sha256: string }>;
+  /** Recorded files cut into parts (larger than one disc), with the whole file's size and SHA-256: on every disc of the set. */
+  splitFiles: SplitFile[];
 }
 
 export const sha256Hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -97,7 +110,36 @@ export function manifestBytes(m: Manifest): Buffer {
   return Buffer.from(`${JSON.stringify(m, null, 2)}\n`, 'utf8');
 }
 
-export function guideText(fingerprint: string): string {
+/** The guide's rejoining step for files cut into parts: standard tools only. */
+function rejoinText(splits: readonly SplitFile[]): string {
+  if (!splits.length) return '';
+  const one = (f: SplitFile) => {
+    const name = f.path.split('/').at(-1) as string;
+    const discs = [...new Set(f.parts.map((p) => p.disc))].join(', ');
+    return `   ${f.path}（${f.parts.length} 段 / parts, 光盘 / discs ${discs}; ${f.bytes} 字节 / bytes）
+   Linux / macOS:
+     cat ${f.parts.map((p) => p.path).join(' ')} > ${name}
+     sha256sum ${name}
+   Windows:
+     copy /b ${f.parts.map((p) => p.path.replace(/\//g, '\\')).join('+')} ${name}
+     certutil -hashfile ${name} SHA256
+   输出应为 / must print:
+   ${f.sha256}
+`;
+  };
+  return `
+5. 合并分段文件 / Rejoin a file carried in parts
+   大于一张光盘的文件分为编号的段（…001、…002 …），每段在其光盘上按第 4 步单独校验。先把各盘上的全部段复制到同一目录的同一相对路径下，再按顺序合并，
+   合并结果的 SHA-256 应与各盘清单 "splitFiles" 中记载的整文件值相同：
+   A file larger than one disc is carried in numbered parts (…001, …002, …), each checked on its disc by step 4. Copy every part from its disc into one
+   directory (same relative paths), join them in order and check the whole file against "splitFiles" in any disc's manifest:
+${f(splits)}`;
+  function f(list: readonly SplitFile[]): string {
+    return list.map(one).join('\n');
+  }
+}
+
+export function guideText(fingerprint: string, splits: readonly SplitFile[] = []): string {
   return `校验指南 / How to verify this disc
 =================================
 
@@ -128,13 +170,15 @@ Every file on this disc can be checked with standard tools alone. Run these in t
 
 以上四步全部通过，即证明本光盘内容与签名时完全一致。多张光盘的，每张分别校验；各盘清单的 "set" 列出全部文件及其所在光盘。
 If all four steps pass, the disc is exactly what was signed. A set of several discs: check each disc; "set" in each manifest lists every file and its disc.
-
+${rejoinText(splits)}
 公钥指纹 / Key fingerprint: ${groupedFingerprint(fingerprint)}
 `;
 }
 
-export function indexHtml(b: EvidenceBundle, discNumber: number, discCount: number, files: readonly BundleFile[]): string {
-  const video = files.find((f) => f.source === 'evidence');
+export function indexHtml(b: EvidenceBundle, discNumber: number, discCount: number, files: readonly PlannedFile[]): string {
+  // A video carried in parts cannot be played from one disc: the page says so (the guide says how to rejoin it).
+  const video = files.find((f) => f.source === 'evidence' && !f.part);
+  const inParts = files.some((f) => f.source === 'evidence') && !video;
   const list = files
     .map((f) => `<li><a href="${encodeURI(f.discPath)}">${h(f.discPath)}</a> · ${h(sizeText(f.bytes))}</li>`)
     .join('');
@@ -144,7 +188,7 @@ export function indexHtml(b: EvidenceBundle, discNumber: number, discCount: numb
 <body>
 <h1>${h(b.caseNumber)} · ${h(b.room.name)}</h1>
 <p>光盘 ${discNumber} / ${discCount} · <a href="${encodeURI(NOTE_PDF)}">情况说明（PDF）</a> · <a href="${encodeURI(NOTE_HTML)}">情况说明（网页）</a> · <a href="${encodeURI(GUIDE)}">校验指南</a></p>
-${video ? `<video controls preload="metadata" src="${encodeURI(video.discPath)}"></video>` : `<p>本盘不含证据视频${discCount > 1 ? '，请见本套其他光盘' : ''}。</p>`}
+${video ? `<video controls preload="metadata" src="${encodeURI(video.discPath)}"></video>` : inParts ? `<p>证据视频大于一张光盘，分段刻录：本盘载有其中一段。合并方法见校验指南第 5 步。</p>` : `<p>本盘不含证据视频${discCount > 1 ? '，请见本套其他光盘' : ''}。</p>`}
 <h2>本盘录像文件</h2><ul>${list}</ul>
 </body></html>
 `;

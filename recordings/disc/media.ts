@@ -28,32 +28,62 @@ export const PER_FILE_OVERHEAD = 3 * SECTOR;
 
 export class DiscPlanError extends Error {}
 
+/** One part of a file larger than one disc: `<path>.001`, `<path>.002`, … rejoined with `cat` or `copy /b`. */
+export interface FilePart {
+  /** 1-based. */
+  n: number;
+  of: number;
+  /** Where in the whole file this part begins. */
+  offset: number;
+  whole: BundleFile;
+}
+
+/** A file as planned onto a disc: a whole recorded file, or one part of one (then discPath and bytes are the part's, sha256 '' until cut). */
+export interface PlannedFile extends BundleFile {
+  part?: FilePart;
+}
+
+export function partPath(discPath: string, n: number): string {
+  return `${discPath}.${String(n).padStart(3, '0')}`;
+}
+
+/** How a file larger than `room` is cut: parts of whole sectors, each filling a disc, the last the rest. */
+export function partsOf(f: BundleFile, room: number): PlannedFile[] {
+  const partBytes = Math.floor((room - PER_FILE_OVERHEAD) / SECTOR) * SECTOR;
+  if (partBytes < SECTOR) throw new DiscPlanError(`the discs leave no room to carry ${f.discPath} in parts`);
+  const of = Math.ceil(f.bytes / partBytes);
+  if (of > 999) throw new DiscPlanError(`${f.discPath} (${f.bytes} bytes) would need ${of} discs: choose a larger medium`);
+  return Array.from({ length: of }, (_, i) => {
+    const offset = i * partBytes;
+    return { ...f, discPath: partPath(f.discPath, i + 1), bytes: Math.min(partBytes, f.bytes - offset), sha256: '', part: { n: i + 1, of, offset, whole: f } };
+  });
+}
+
 /**
  * Shares the recorded files out over discs in their order, each file on the
  * first disc it fits (so discs stay roughly chronological), keeping `reserve`
  * bytes per disc for the note, manifest, guide, index and file-system tables.
- * A single file larger than a disc cannot be split across discs: it is refused
- * with a message naming it and a medium it would fit.
+ * A single file larger than a disc is cut into numbered parts (partsOf), each
+ * on its own disc, the last one sharing a disc with what follows.
  */
-export function planDiscs(files: readonly BundleFile[], medium: Medium, reserve: number): BundleFile[][] {
+export function planDiscs(files: readonly BundleFile[], medium: Medium, reserve: number): PlannedFile[][] {
   const room = medium.bytes - reserve;
   if (room <= 0) throw new DiscPlanError(`medium ${medium.name} (${medium.bytes} bytes) is smaller than the disc's own files (${reserve} bytes)`);
-  const discs: Array<{ free: number; files: BundleFile[] }> = [];
-  for (const f of files) {
+  const discs: Array<{ free: number; files: PlannedFile[] }> = [];
+  const place = (f: PlannedFile) => {
     const need = sectors(f.bytes) + PER_FILE_OVERHEAD;
-    if (need > room) {
-      const fits = Object.entries(STANDARD_MEDIA).find(([, b]) => b > medium.bytes && b - reserve >= need)?.[0];
-      throw new DiscPlanError(
-        `${f.discPath} (${f.bytes} bytes) is larger than one ${medium.name} disc holds (${room} bytes for recordings)${fits ? `; choose the ${fits} medium` : ''}`
-      );
-    }
-    let disc = discs.find((d) => d.free >= need);
+    // A file's parts go on consecutive discs, in order.
+    let disc = f.part ? [discs.at(-1)].find((d) => d && d.free >= need) : discs.find((d) => d.free >= need);
     if (!disc) {
       disc = { free: room, files: [] };
       discs.push(disc);
     }
     disc.files.push(f);
     disc.free -= need;
+  };
+  for (const f of files) {
+    if (sectors(f.bytes) + PER_FILE_OVERHEAD > room) for (const p of partsOf(f, room)) place(p);
+    else place(f);
   }
   if (!discs.length) discs.push({ free: room, files: [] });
   return discs.map((d) => d.files);

@@ -18,6 +18,8 @@ export const NOTE_PDF = '情况说明.pdf';
 export interface NoteContext {
   /** Disc number of each recorded file (by disc path), and the number of discs. */
   discOf: ReadonlyMap<string, number>;
+  /** Files larger than one disc: the discs holding their parts, in order. */
+  partDiscs?: ReadonlyMap<string, readonly number[]>;
   discCount: number;
   mediumLabel: string;
   fingerprint: string;
@@ -65,10 +67,15 @@ export function renderNoteHtml(b: EvidenceBundle, ctx: NoteContext): string {
         )
         .join('')}</table>`
     : '<p class="ok">录制全程未发生中断。</p>';
+  const discText = (p: string): string => {
+    const parts = ctx.partDiscs?.get(p);
+    if (parts) return h(`分${parts.length}段：第${[...new Set(parts)].join('、')}张`);
+    return ctx.discCount > 1 ? `第${ctx.discOf.get(p) ?? '?'}张` : '本盘';
+  };
   const files = b.files
     .map(
       (f) =>
-        `<tr><td>${h(f.discPath)}</td><td>${ctx.discCount > 1 ? `第${ctx.discOf.get(f.discPath) ?? '?'}张` : '本盘'}</td><td>${h(
+        `<tr><td>${h(f.discPath)}</td><td>${discText(f.discPath)}</td><td>${h(
           f.source === 'evidence' ? '证据视频' : `原始录像 ${f.track}`
         )}</td><td>${t(f.startedAt)}<br>${t(f.endedAt)}</td><td>${h(sizeText(f.bytes))}<br>${f.bytes} 字节</td><td class="hash">${h(f.sha256)}</td></tr>`
     )
