@@ -5,6 +5,11 @@ import { parseXorrisoProgress, graftLine, volumeIdFor } from '../recordings/disc
 import { parseBurnProgress } from '../recordings/disc/burn.js';
 import { planDiscs, DiscPlanError } from '../recordings/disc/media.js';
 import type { BundleFile } from '../recordings/disc/bundle.js';
+import { parseIsoHead } from '../recordings/disc/iso-layout.js';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 describe('xorriso progress', () => {
   it('reads image and burn progress lines', () => {
@@ -47,5 +52,40 @@ describe('disc plan', () => {
     const discOfPart = parts.map((p) => split.findIndex((d) => d.includes(p)));
     expect(discOfPart).toEqual([1, 2, 3]);
     expect(() => planDiscs([file('huge.mp4', 20 * mib)], { name: 'tiny', bytes: 2 * mib }, 2 * mib - 4096)).toThrow(DiscPlanError);
+  });
+});
+
+describe('image layout read from xorriso\'s head', () => {
+  it('finds a file over 4 GiB as consecutive extents (multi-extent), back to back, covering it exactly', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'plea-layout-'));
+    try {
+      // Sparse: no disk is used; xorriso is stopped once the head has come through the pipe.
+      const big = path.join(dir, 'big.bin');
+      closeSync(openSync(big, 'w'));
+      truncateSync(big, 4 * 2 ** 30 + 5 * 2048 + 7);
+      writeFileSync(path.join(dir, 'small.txt'), 'x');
+      const child = spawn('xorriso', ['-as', 'mkisofs', '-iso-level', '3', '-J', '-joliet-long', '-R', '-graft-points', `/originals/大文件.bin=${big}`, `/small.txt=${path.join(dir, 'small.txt')}`, '-o', '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const c of child.stdout as AsyncIterable<Buffer>) {
+        chunks.push(c);
+        total += c.length;
+        if (total >= 4 << 20) break;
+      }
+      child.kill('SIGKILL');
+      const r = parseIsoHead(Buffer.concat(chunks));
+      expect(r.status).toBe('ok');
+      if (r.status !== 'ok') return;
+      const ext = r.extents.filter((x) => x.discPath === 'originals/大文件.bin');
+      expect(ext.length).toBe(2);
+      expect(ext[0]!.fileOffset).toBe(0);
+      expect(ext[1]!.fileOffset).toBe(ext[0]!.bytes);
+      expect(ext[1]!.lba * 2048).toBe(ext[0]!.lba * 2048 + ext[0]!.bytes);
+      expect(ext[0]!.bytes + ext[1]!.bytes).toBe(4 * 2 ** 30 + 5 * 2048 + 7);
+      expect(r.extents.find((x) => x.discPath === 'small.txt')?.bytes).toBe(1);
+      expect(r.volumeBytes).toBeGreaterThan(4 * 2 ** 30);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
