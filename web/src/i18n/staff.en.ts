@@ -36,6 +36,12 @@ const staffEn: StaffMessages = {
     },
     noticeTitle: 'Notice for booking {id} ({recipient})',
     diskTitle: 'Recording disk space',
+    agentAlert: {
+      title: 'Room agent refused: {room}',
+      second_connection: 'At {time} a second connection with the room agent credential of {room} came from {address} while the room agent was connected. It was refused; the credential may have been copied: consider rotating it on the administrator page.',
+      wrong_address: 'At {time} a connection with the room agent credential of {room} came from {address}, an address the credential is not bound to. It was refused; the credential may have been copied: consider rotating it on the administrator page.',
+      heldBack: '({n} more attempts since the last alert.)',
+    },
     status: {
       scheduled: 'Scheduled',
       escorting: 'Escorting',

@@ -35,6 +35,12 @@ const staffZhCN = {
     },
     noticeTitle: '预约 {id} 的通知（{recipient}）',
     diskTitle: '录像磁盘空间',
+    agentAlert: {
+      title: '房间终端连接被拒绝：{room}',
+      second_connection: '{time}，{room} 的房间终端已在线时，又有连接使用其凭证从 {address} 接入，已拒绝。凭证可能已被复制，请考虑在管理页面轮换凭证。',
+      wrong_address: '{time}，有连接使用 {room} 的房间终端凭证从 {address} 接入，该地址不在凭证绑定的地址内，已拒绝。凭证可能已被复制，请考虑在管理页面轮换凭证。',
+      heldBack: '（自上次提醒以来另有 {n} 次尝试。）',
+    },
     status: {
       scheduled: '已排期',
       escorting: '提押中',

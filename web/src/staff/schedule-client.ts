@@ -274,6 +274,7 @@ export type FeedState = 'connecting' | 'connected' | 'reconnecting' | 'disconnec
 export type ScheduleChange = Parameters<ServerToClientEvents['schedule:changed']>[0];
 export type ScheduleNotice = Parameters<ServerToClientEvents['schedule:notice']>[0];
 export type DiskNotice = Parameters<ServerToClientEvents['recording:disk']>[0];
+export type AgentAlertNotice = Parameters<ServerToClientEvents['agent:alert']>[0];
 
 type FeedEvents = {
   /** The socket (re)connected: whatever was missed meanwhile must be fetched again. */
@@ -283,6 +284,8 @@ type FeedEvents = {
   notice: [ScheduleNotice];
   /** The recording disk crossed its reserve (new sessions refused) or recovered. */
   disk: [DiskNotice];
+  /** A room agent's connection was refused as a possible impostor (second connection, or a bound credential used elsewhere). */
+  agentAlert: [AgentAlertNotice];
 };
 
 /** The board's Socket.io connection (`auth: { kind: 'board' }`): listens only, reconnects by itself. */
@@ -325,6 +328,7 @@ export class BoardFeed extends TypedEmitter<FeedEvents> {
     s.on('schedule:changed', (change) => this.emit('changed', change));
     s.on('schedule:notice', (notice) => this.emit('notice', notice));
     s.on('recording:disk', (notice) => this.emit('disk', notice));
+    s.on('agent:alert', (alert) => this.emit('agentAlert', alert));
   }
 
   connect(): void {
