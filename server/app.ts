@@ -64,6 +64,8 @@ export interface RunningServer {
   /** Every REST route with its declared access rule. */
   access: AccessRegistry;
   accounts: Accounts;
+  /** Department heads and their allowances. */
+  departments: DepartmentAllowances;
   /** Guest links: a booking's guests without accounts. */
   guestLinks: GuestLinks;
   schedule: ScheduleService;
@@ -305,7 +307,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   }
 
   return {
-    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, agentCredentials, http, access, accounts, guestLinks, schedule, recordings, evidence, recorder,
+    config, url, port, log, db, audit, pool, registry, signalling, tokens, secrets, agentCredentials, http, access, accounts, departments, guestLinks, schedule, recordings, evidence, recorder,
     async close() {
       if (closing) return;
       closing = true;

@@ -7,6 +7,10 @@
 import type { Accounts } from './access/accounts.js';
 import type { Organisation } from './access/account-store.js';
 import type { Role } from './access/roles.js';
+import type { DepartmentAllowances } from './access/department-allowances.js';
+
+/** The head of the first department (who may let prosecutor3 stand in for prosecutor1). */
+export const demoDepartmentHead = { departmentId: 'site-dept-1', userId: 'demo-prosecutor-2' } as const;
 
 export const demoOrganisations: readonly Organisation[] = [
   { id: 'site', name: '本院', nameEn: 'This procuratorate', kind: 'procuratorate', parentId: null },
@@ -30,7 +34,8 @@ export interface DemoPerson {
 export const demoPeople: readonly DemoPerson[] = [
   { id: 'demo-prosecutor-1', username: 'prosecutor1', displayName: '检察官 王明', organisationId: 'site-dept-1', roles: ['prosecutor'] },
   { id: 'demo-prosecutor-2', username: 'prosecutor2', displayName: '检察官 李娜', organisationId: 'site-dept-1', roles: ['prosecutor'] },
-  { id: 'demo-prosecutor-3', username: 'prosecutor3', displayName: '检察官 赵强', organisationId: 'site-dept-2', roles: ['prosecutor'] },
+  { id: 'demo-prosecutor-3', username: 'prosecutor3', displayName: '检察官 赵强', organisationId: 'site-dept-1', roles: ['prosecutor'] },
+  { id: 'demo-prosecutor-4', username: 'prosecutor4', displayName: '检察官 钱进', organisationId: 'site-dept-2', roles: ['prosecutor'] },
   { id: 'demo-duty-lawyer-1', username: 'dutylawyer1', displayName: '值班律师 陈静', organisationId: 'legal-aid', roles: ['duty_lawyer'] },
   { id: 'demo-duty-lawyer-2', username: 'dutylawyer2', displayName: '值班律师 刘洋', organisationId: 'legal-aid', roles: ['duty_lawyer'] },
   { id: 'demo-defence-lawyer-1', username: 'defencelawyer1', displayName: '辩护律师 孙伟', organisationId: 'law-office', roles: ['defence_lawyer'] },
@@ -53,7 +58,7 @@ export interface SeededAccount {
  * Creates what is missing (organisations, accounts) and reports every demo
  * account; an account that already existed keeps its password (null here).
  */
-export async function seedDemoAccounts(accounts: Accounts, actor = 'demo'): Promise<SeededAccount[]> {
+export async function seedDemoAccounts(accounts: Accounts, departments: DepartmentAllowances | null = null, actor = 'demo'): Promise<SeededAccount[]> {
   for (const o of demoOrganisations) if (!accounts.store.organisation(o.id)) accounts.addOrganisation(o, actor);
   const out: SeededAccount[] = [];
   for (const p of demoPeople) {
@@ -66,6 +71,7 @@ export async function seedDemoAccounts(accounts: Accounts, actor = 'demo'): Prom
     const made = await accounts.createUser({ id: p.id, username: p.username, displayName: p.displayName, organisationId: p.organisationId, roles: p.roles }, actor);
     out.push({ username: p.username, displayName: p.displayName, roles: p.roles, temporaryPassword: made.temporaryPassword });
   }
+  if (departments && !departments.head(demoDepartmentHead.departmentId)) departments.appointHead(demoDepartmentHead.departmentId, demoDepartmentHead.userId, actor);
   return out;
 }
 

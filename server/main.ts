@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   if (demo) {
     const { seedDemoAccounts, demoCast } = await import('./demo-accounts.js');
     const { seedDemoDay } = await import('./demo-schedule.js');
-    const accounts = await seedDemoAccounts(server.accounts);
+    const accounts = await seedDemoAccounts(server.accounts, server.departments);
     const day = await seedDemoDay(server.schedule, demoCast);
     if (day) server.log.info(day, 'demo: planned a day on the schedule');
     const fresh = accounts.filter((a) => a.temporaryPassword);
@@ -35,7 +35,8 @@ async function main(): Promise<void> {
       `\n  Demo accounts${fresh.length ? ' (one-time passwords, shown only now; each is changed at the first sign-in)' : ''}:\n${lines.join('\n')}\n` +
       (fresh.length ? '' : '  Lost a password? Sign in as admin and reset it on /admin.\n') +
       `\n  Try a three-way session: sign in at ${server.url}/login as prosecutor1, open "My sessions" on the home page and join the live one;\n` +
-      `  in another browser (or a private window) sign in as dutylawyer1 and join the same booking. The room's synthetic agent is already in it.\n`;
+      `  in another browser (or a private window) sign in as dutylawyer1 and join the same booking. The room's synthetic agent is already in it.\n` +
+      `  prosecutor2 heads the first department: on the home page they may let prosecutor3 stand in for prosecutor1 (the live booking then shows for prosecutor3).\n`;
   }
   if (config.demo.syntheticAgents) {
     const { startDemoAgents } = await import('./demo-agents.js');

@@ -185,6 +185,25 @@ describe('administrator page', () => {
     expect(actions).toEqual(['agent.credential_rotated', 'agent.credential_revoked']);
   });
 
+  it('appoints a department head (only a prosecutor of that department is offered) and removes them', async () => {
+    server.accounts.store.addOrganisation({ id: 'dept-9', name: '第九检察部', nameEn: 'Ninth department', kind: 'department', parentId: 'site' }, 'test');
+    await makeUser(server, ['prosecutor'], { id: 'P-NINE', organisationId: 'dept-9', displayName: '检察官 九号' });
+    await page.locator('.el-tabs__item', { hasText: '部门负责人' }).click();
+    await page.locator('[data-testid="department-row"][data-id="dept-9"]').waitFor({ timeout: 10_000 });
+    await page.getByTestId('department-head-choice-dept-9').click();
+    const options = page.locator('.el-select-dropdown__item:visible');
+    await options.first().waitFor({ timeout: 10_000 });
+    await expect(options.allTextContents()).resolves.toEqual(['检察官 九号']);
+    await options.first().click();
+    await page.getByTestId('department-appoint-dept-9').click();
+    await page.locator('[data-testid="department-row"][data-id="dept-9"][data-head="P-NINE"]').waitFor({ timeout: 10_000 });
+    expect(server.departments.head('dept-9')?.userId).toBe('P-NINE');
+    await page.getByTestId('department-remove-head-dept-9').click();
+    await confirmBox(page);
+    await page.locator('[data-testid="department-row"][data-id="dept-9"][data-head=""]').waitFor({ timeout: 10_000 });
+    expect(server.departments.head('dept-9')).toBeNull();
+  });
+
   it('shows English too, and tells a signed-in non-administrator the page is not theirs (the server refuses them anyway)', async () => {
     await page.locator('[data-testid="language-switch"] label', { hasText: 'EN' }).click();
     await expect(page.locator('h1').textContent()).resolves.toBe('Administration');

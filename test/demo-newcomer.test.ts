@@ -31,7 +31,7 @@ const pages: Partial<Record<'prosecutor' | 'lawyer', Page>> = {};
 
 beforeAll(async () => {
   server = await startTestServer({ rooms: 10, standingSessions: false, clock, overrides: { schedule: demoConfig.schedule } });
-  passwords = new Map((await seedDemoAccounts(server.accounts)).map((a) => [a.username, a.temporaryPassword ?? '']));
+  passwords = new Map((await seedDemoAccounts(server.accounts, server.departments)).map((a) => [a.username, a.temporaryPassword ?? '']));
   day = (await seedDemoDay(server.schedule, demoCast))!;
   const room = server.schedule.store.row(day.live!)!.room_id;
   agent = inProcessAgent(server, room);
@@ -46,8 +46,8 @@ afterAll(async () => {
 
 const input = (p: Page, attr: string) => p.locator(`input[${attr}]`).first();
 
-/** Home page → sign in → change the one-time password → home page → "My sessions" → join. */
-async function newcomer(username: string): Promise<Page> {
+/** Home page → sign in → change the one-time password → back on the home page. */
+async function firstSignIn(username: string): Promise<Page> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1366, height: 768 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => process.stderr.write(`[${username} page error] ${err.message}\n`));
@@ -65,6 +65,12 @@ async function newcomer(username: string): Promise<Page> {
   await page.locator('[data-test="submit"]').click();
   await page.getByTestId('my-sessions').waitFor({ timeout: 20_000 });
   expect(server.accounts.store.userByName(username)!.mustChangePassword).toBe(false);
+  return page;
+}
+
+/** Home page → sign in → change the one-time password → home page → "My sessions" → join. */
+async function newcomer(username: string): Promise<Page> {
+  const page = await firstSignIn(username);
   const join = page.locator(`[data-testid="join-booking"][href="/session?booking=${day.live}"]`);
   await join.waitFor({ timeout: 20_000 });
   // Only the live booking has a join button: the later one says when it opens.
@@ -107,5 +113,27 @@ describe("the newcomer's three-way session in the demo", () => {
         expect(later[r]!.audioPackets, `${role} receives ${r} audio`).toBeGreaterThan(first[r]!.audioPackets + 25);
       }
     }
+  });
+
+  it("the department's head lets a colleague stand in from the home page: the colleague then finds the booking and joins it; revoked, it is gone", async () => {
+    const head = await firstSignIn('prosecutor2');
+    await head.getByTestId('allowances').waitFor({ timeout: 20_000 });
+    await head.getByTestId('allowance-grantee').click();
+    await head.locator('.el-select-dropdown__item', { hasText: '检察官 赵强' }).click();
+    await head.getByTestId('allowance-grant').click();
+    await head.locator('[data-testid="allowance-row"][data-grantee="demo-prosecutor-3"][data-in-force="true"]').waitFor({ timeout: 10_000 });
+    const stored = server.departments.listFor({ kind: 'user', userId: 'demo-prosecutor-2', username: 'prosecutor2', displayName: '', organisationId: 'site-dept-1', roles: ['prosecutor'], loginSessionId: '', mustChangePassword: false });
+    expect(stored.allowances.filter((a) => a.inForce).map((a) => [a.granteeId, a.grantedBy])).toEqual([['demo-prosecutor-3', 'demo-prosecutor-2']]);
+
+    const standIn = await newcomer('prosecutor3');
+    const session = server.registry.forBooking(day.live!)!;
+    await waitFor('stand-in in the session', () => session.partyList().some((p) => p.role === 'prosecutor' && p.displayName === '检察官 赵强'));
+    await standIn.context().close();
+
+    await head.getByTestId('allowance-revoke-demo-prosecutor-3').click();
+    await head.locator('[data-testid="allowance-row"][data-grantee="demo-prosecutor-3"][data-in-force="false"]').waitFor({ timeout: 10_000 });
+    const p3 = { kind: 'user' as const, userId: 'demo-prosecutor-3', username: 'prosecutor3', displayName: '检察官 赵强', organisationId: 'site-dept-1', roles: ['prosecutor' as const], loginSessionId: '', mustChangePassword: false };
+    expect(server.departments.allowanceFor(p3, 'demo-prosecutor-1', new Date(clock.nowMs()))).toBeNull();
+    await head.context().close();
   });
 });

@@ -61,7 +61,7 @@ function personSocket(s: SignedIn): Promise<TestSocket> {
 
 beforeAll(async () => {
   server = await startTestServer({ rooms: 10, standingSessions: false, clock, overrides: { schedule: demoConfig.schedule } });
-  const seeded = await seedDemoAccounts(server.accounts);
+  const seeded = await seedDemoAccounts(server.accounts, server.departments);
   passwords = new Map(seeded.filter((a) => a.temporaryPassword).map((a) => [a.username, a.temporaryPassword!]));
   const planned = await seedDemoDay(server.schedule, demoCast);
   expect(planned).not.toBeNull();
@@ -98,10 +98,12 @@ describe('demo accounts', () => {
     expect(new Set(passwords.values()).size).toBe(passwords.size);
     for (const u of users.filter((x) => x.username !== 'admin')) expect(u.mustChangePassword, u.username).toBe(true);
     // A second start creates nothing and shows no password again.
-    const again = await seedDemoAccounts(server.accounts);
+    const again = await seedDemoAccounts(server.accounts, server.departments);
     expect(again.every((a) => a.temporaryPassword === null)).toBe(true);
     // Departments of this procuratorate are organisations with a parent.
     expect(server.accounts.store.organisation('site-dept-1')?.parentId).toBe('site');
+    // …and the first has a head, who may let a colleague stand in.
+    expect(server.departments.head('site-dept-1')?.userId).toBe('demo-prosecutor-2');
   });
 });
 

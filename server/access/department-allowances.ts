@@ -114,14 +114,44 @@ export class DepartmentAllowances implements DepartmentAllowanceLookup {
     return r ? this.view(r, this.now()) : null;
   }
 
-  /** The head's department's allowances (for its head), or the person's own (for anyone else). */
-  listFor(p: Person): { departmentId: string | null; head: boolean; allowances: DepartmentAllowance[] } {
+  /** The prosecutors of a department (id and name). */
+  prosecutorsOf(departmentId: string): Array<{ id: string; displayName: string }> {
+    return this.db
+      .prepare("SELECT u.id, u.display_name AS displayName FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'prosecutor' WHERE u.organisation_id = ? AND u.disabled = 0 ORDER BY u.display_name")
+      .all(departmentId) as Array<{ id: string; displayName: string }>;
+  }
+
+  /** Every department with its head and its prosecutors (for the administrator). */
+  departments(): Array<{ id: string; name: string; nameEn: string; parentId: string | null; head: { userId: string; displayName: string } | null; prosecutors: Array<{ id: string; displayName: string }> }> {
+    return this.accounts
+      .organisations()
+      .filter((o) => o.kind === 'department')
+      .map((o) => {
+        const head = this.head(o.id);
+        return {
+          id: o.id, name: o.name, nameEn: o.nameEn, parentId: o.parentId,
+          head: head ? { userId: head.userId, displayName: this.accounts.user(head.userId)?.displayName ?? head.userId } : null,
+          prosecutors: this.prosecutorsOf(o.id),
+        };
+      });
+  }
+
+  /**
+   * The head's department's allowances and the prosecutors they may allow (for
+   * its head), or the person's own allowances (for anyone else).
+   */
+  listFor(p: Person): { departmentId: string | null; head: boolean; members: Array<{ id: string; displayName: string }>; allowances: Array<DepartmentAllowance & { granteeName: string }> } {
     const now = this.now();
     const headed = this.headedBy(p.userId);
     const rows = headed
       ? (this.db.prepare('SELECT * FROM department_allowances WHERE department_id = ? ORDER BY granted_at').all(headed) as AllowanceRow[])
       : (this.db.prepare('SELECT * FROM department_allowances WHERE grantee_id = ? ORDER BY granted_at').all(p.userId) as AllowanceRow[]);
-    return { departmentId: headed ?? p.organisationId, head: headed !== null, allowances: rows.map((r) => this.view(r, now)) };
+    return {
+      departmentId: headed ?? p.organisationId,
+      head: headed !== null,
+      members: headed ? this.prosecutorsOf(headed).filter((m) => m.id !== p.userId) : [],
+      allowances: rows.map((r) => ({ ...this.view(r, now), granteeName: this.accounts.user(r.grantee_id)?.displayName ?? r.grantee_id })),
+    };
   }
 
   /** The head allows a prosecutor of the department to join its other prosecutors' bookings. */

@@ -19,6 +19,12 @@ const Allowance = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]), revokedBy: Type.Union([Type.String(), Type.Null()]), inForce: Type.Boolean(),
 });
 
+const Member = Type.Object({ id: Type.String(), displayName: Type.String() });
+const Department = Type.Object({
+  id: Type.String(), name: Type.String(), nameEn: Type.String(), parentId: Type.Union([Type.String(), Type.Null()]),
+  head: Type.Union([Type.Object({ userId: Type.String(), displayName: Type.String() }), Type.Null()]), prosecutors: Type.Array(Member),
+});
+
 function personOf(req: FastifyRequest): Extract<Principal, { kind: 'user' }> {
   const p = req.principal;
   if (p?.kind !== 'user') throw new DomainError(403, 'forbidden', 'for signed-in people only');
@@ -28,6 +34,10 @@ function personOf(req: FastifyRequest): Extract<Principal, { kind: 'user' }> {
 export const departmentRoutes = (allowances: DepartmentAllowances): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = { access: allow.roles(['administrator']) };
+
+  r.get('/api/admin/departments', { config: admin, schema: { description: 'Every department with its head and its prosecutors', response: { 200: Type.Object({ departments: Type.Array(Department) }) } } }, async () => ({
+    departments: allowances.departments(),
+  }));
 
   r.get('/api/admin/departments/:id/head', { config: admin, schema: { params: Type.Object({ id: Id }), response: { 200: Type.Object({ head: Type.Union([Head, Type.Null()]) }) } } }, async (req) => ({
     head: allowances.head(req.params.id),
@@ -58,7 +68,14 @@ export const departmentRoutes = (allowances: DepartmentAllowances): FastifyPlugi
       config: { access: allow.roles(['prosecutor']) },
       schema: {
         description: "The head sees the department's allowances; any other prosecutor their own",
-        response: { 200: Type.Object({ departmentId: Type.Union([Type.String(), Type.Null()]), head: Type.Boolean(), allowances: Type.Array(Allowance) }) },
+        response: {
+          200: Type.Object({
+            departmentId: Type.Union([Type.String(), Type.Null()]),
+            head: Type.Boolean(),
+            members: Type.Array(Member),
+            allowances: Type.Array(Type.Intersect([Allowance, Type.Object({ granteeName: Type.String() })])),
+          }),
+        },
       },
     },
     async (req) => allowances.listFor(personOf(req))

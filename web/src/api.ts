@@ -96,3 +96,56 @@ export async function fetchMyBookings(signal?: AbortSignal): Promise<MyBooking[]
 export async function logout(csrfToken: string): Promise<void> {
   await fetch('/api/auth/logout', { method: 'POST', headers: { 'x-csrf-token': csrfToken } });
 }
+
+/** A department head's allowance (GET /api/department/allowances). */
+export interface Allowance {
+  id: string;
+  granteeId: string;
+  granteeName: string;
+  grantedAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  inForce: boolean;
+}
+
+export interface Allowances {
+  departmentId: string | null;
+  /** This person heads the department: may grant and revoke. */
+  head: boolean;
+  /** The department's prosecutors the head may allow. */
+  members: Array<{ id: string; displayName: string }>;
+  allowances: Allowance[];
+}
+
+export async function fetchAllowances(signal?: AbortSignal): Promise<Allowances> {
+  const body = await getJson('/api/department/allowances', signal);
+  if (!isObject(body) || !Array.isArray(body.allowances)) throw new Error('/api/department/allowances: unexpected reply');
+  return body as unknown as Allowances;
+}
+
+async function write(method: 'POST' | 'DELETE', url: string, csrfToken: string, body?: unknown): Promise<void> {
+  const res = await fetch(url, {
+    method,
+    headers: { 'x-csrf-token': csrfToken, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) {
+    const text = await res.text();
+    let message = `HTTP ${res.status}`;
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (isObject(parsed) && typeof parsed.message === 'string') message = parsed.message;
+    } catch {
+      // not JSON
+    }
+    throw new HttpError(res.status, message);
+  }
+}
+
+export function grantAllowance(csrfToken: string, granteeId: string, expiresAt: string | null): Promise<void> {
+  return write('POST', '/api/department/allowances', csrfToken, { granteeId, expiresAt });
+}
+
+export function revokeAllowance(csrfToken: string, id: string): Promise<void> {
+  return write('DELETE', `/api/department/allowances/${encodeURIComponent(id)}`, csrfToken);
+}

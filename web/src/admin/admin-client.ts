@@ -53,6 +53,15 @@ export interface RoomAgent {
   online: boolean;
 }
 
+export interface Department {
+  id: string;
+  name: string;
+  nameEn: string;
+  parentId: string | null;
+  head: { userId: string; displayName: string } | null;
+  prosecutors: Array<{ id: string; displayName: string }>;
+}
+
 export interface Me {
   id: string;
   username: string;
@@ -78,7 +87,7 @@ const enc = encodeURIComponent;
 export class AdminClient {
   private csrfToken = '';
 
-  private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (method !== 'GET' && this.csrfToken) headers['x-csrf-token'] = this.csrfToken;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -156,6 +165,19 @@ export class AdminClient {
 
   async revokeToken(id: string): Promise<void> {
     await this.call<null>('DELETE', `/api/admin/tokens/${enc(id)}`);
+  }
+
+  async departments(): Promise<Department[]> {
+    return (await this.call<{ departments: Department[] }>('GET', '/api/admin/departments')).departments;
+  }
+
+  /** Allowances the previous head granted lapse with the change. */
+  async appointHead(departmentId: string, userId: string): Promise<void> {
+    await this.call('PUT', `/api/admin/departments/${enc(departmentId)}/head`, { userId });
+  }
+
+  async removeHead(departmentId: string): Promise<void> {
+    await this.call<null>('DELETE', `/api/admin/departments/${enc(departmentId)}/head`);
   }
 
   async agents(): Promise<RoomAgent[]> {
