@@ -218,8 +218,9 @@ describe('revocation', () => {
     expect(out.status).toBe(200);
     expect(out.body.state).toBe('revoked');
     expect(out.body.revokedBy).toBe(`user:${people['staff']!.user.username}`);
-    expect(await told).toEqual({ partyId, reason: 'revoked' });
-    await gone;
+    const within = <T>(p: Promise<T>, what: string) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not ${what} within 5 s`)), 5000))]);
+    expect(await within(told, 'told')).toEqual({ partyId, reason: 'revoked' });
+    await within(gone, 'disconnected');
     expect(server.registry.forBooking(bookingId)!.partyList().some((p) => p.identity.personKey === `guest:${link.linkId}`)).toBe(false);
     await expect(guestSocket(server.url, dev.cookie, sockets)).rejects.toThrow(/guest link/);
     expect((await redeem(server.url, link.secret, link.code, dev.cookie)).status).toBe(403);
