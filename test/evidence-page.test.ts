@@ -134,8 +134,15 @@ describe('evidence clerk page', () => {
     await watchJob(page);
     const build = page.getByTestId('build-button');
     await waitFor('build button open', () => build.isEnabled());
+    const jobRequests: string[] = [];
+    const onRequest = (r: { url(): string }) => { const u = new URL(r.url()).pathname; if (u.startsWith('/api/evidence/jobs/')) jobRequests.push(u); };
+    page.on('request', onRequest);
     await build.click();
     await jobDone(page, 'build');
+    page.off('request', onRequest);
+    // The progress was pushed (server-sent events), not polled.
+    expect(jobRequests.length, JSON.stringify(jobRequests)).toBeGreaterThan(0);
+    expect(jobRequests.every((u) => u.endsWith('/events')), JSON.stringify(jobRequests)).toBe(true);
     const seen = (await jobSeen(page)).filter((s) => s.kind === 'build');
     // The bar moved: at least one reading strictly between start and done, then done at 100 %.
     expect(seen.some((s) => s.state === 'running' && s.fraction > 0 && s.fraction < 1), JSON.stringify(seen)).toBe(true);

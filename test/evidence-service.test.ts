@@ -171,9 +171,18 @@ describe('evidence clerk', () => {
     const refused = await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/discs/1/burn`, payload: { copy: 'master', drive: 'drive-a' } });
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ error: 'image_stale' });
-    // Built again, the image holds the late segment and may be burned.
-    const again = await settle((await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/build`, payload: {} })).json() as EvidenceJob);
+    // Built again, the image holds the late segment and may be burned. The build's progress is pushed (server-sent events) to its end.
+    const started = (await clerkApp.inject({ method: 'POST', url: `/api/evidence/bookings/${bookingId}/build`, payload: {} })).json() as EvidenceJob;
+    const stream = await clerkApp.inject({ method: 'GET', url: `/api/evidence/jobs/${started.id}/events` });
+    expect(stream.statusCode).toBe(200);
+    expect(stream.headers['content-type']).toContain('text/event-stream');
+    const pushed = stream.body.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => JSON.parse(e.slice(6)) as EvidenceJob);
+    expect(pushed.every((j) => j.id === started.id)).toBe(true);
+    expect(pushed.some((j) => j.state === 'running' && j.fraction > 0 && j.fraction < 1)).toBe(true);
+    expect(new Set(pushed.map((j) => j.step)).size).toBeGreaterThanOrEqual(3); // collecting, note, image …
+    const again = pushed.at(-1)!;
     expect(again.state).toBe('done');
+    expect((await clerkApp.inject({ method: 'GET', url: `/api/evidence/jobs/${started.id}/events` })).body.split('\n\n').filter((e) => e.startsWith('data: '))).toHaveLength(1); // an ended job: itself, then the end
     const rebuilt = server.evidence.custody.discImages(bookingId)[0]!;
     expect(rebuilt.sha256).not.toBe(first.sha256);
     expect(server.evidence.imagesStale(bookingId)).toBe(false);

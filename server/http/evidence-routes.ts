@@ -1,5 +1,6 @@
 // REST for the evidence clerk: finished bookings with their recording and disc
-// state, disc builds, verification and burning as jobs with progress (poll
+// state, disc builds, verification and burning as jobs with progress (pushed
+// as server-sent events by GET /api/evidence/jobs/:jobId/events, or polled at
 // GET /api/evidence/jobs/:jobId), sealing and handing over, the custody log, a
 // printable disc-case label and the evidence video for preview (HTTP ranges).
 // Every route declares its access rule; the one hook in authorization.ts enforces it.
@@ -9,7 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { actorOf, allow } from '../access/authorization.js';
 import { ErrorReply } from '../schedule/schedule-api.js';
-import type { EvidenceService } from '../../recordings/disc/evidence-service.js';
+import type { EvidenceJob, EvidenceService } from '../../recordings/disc/evidence-service.js';
 import { DomainError } from '../errors.js';
 import { allowSameOriginFraming } from './app.js';
 import { Copy, Custody, CustodyEvent, Drive, EvidenceList, Job, Summary } from '../../recordings/disc/evidence-api.js';
@@ -52,6 +53,43 @@ export const evidenceRoutes = (service: EvidenceService): FastifyPluginAsync => 
     const job = service.job(req.params.jobId);
     if (!job) throw new DomainError(404, 'not_found', `no job ${req.params.jobId}`);
     return job;
+  });
+
+  // Pushed progress: one `data:` event per change of the job (the service's own progress events, at most 5 a second
+  // within a step), the first at once, the stream ending after the job's end.
+  r.get('/api/evidence/jobs/:jobId/events', {
+    config: read,
+    schema: {
+      description: 'The job\'s progress as server-sent events (text/event-stream): each event\'s data is the job as GET /api/evidence/jobs/:jobId answers it; the stream ends when the job has ended',
+      params: Type.Object({ jobId: Type.String({ format: 'uuid' }) }), response: { ...errors },
+    },
+  }, async (req, reply) => {
+    const job = service.job(req.params.jobId);
+    if (!job) throw new DomainError(404, 'not_found', `no job ${req.params.jobId}`);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+    const ended = (j: EvidenceJob) => j.state === 'done' || j.state === 'failed';
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      service.off('job', onJob);
+      clearInterval(beat);
+      res.end();
+    };
+    const send = (j: EvidenceJob) => {
+      if (closed) return;
+      res.write(`data: ${JSON.stringify(j)}\n\n`);
+      if (ended(j)) close();
+    };
+    const onJob = (j: EvidenceJob) => { if (j.id === job.id) send(j); };
+    // A comment line now and then keeps proxies from closing a quiet stream.
+    const beat = setInterval(() => { if (!closed) res.write(': keep-alive\n\n'); }, 15_000);
+    beat.unref();
+    service.on('job', onJob);
+    res.on('close', close); // the clerk's page went away (or the stream ended)
+    send(job);
   });
 
   r.post('/api/evidence/bookings/:id/discs/:discNo/verify', {

@@ -164,16 +164,47 @@ export class EvidenceClient {
     return `/api/evidence/bookings/${enc(id)}/evidence-video`;
   }
 
-  /** Polls a job until it ends; `onProgress` sees every state read. Resolves with the ended job. */
+  /**
+   * Follows a job until it ends; `onProgress` sees every state. The server
+   * pushes the job's progress (server-sent events, GET /api/evidence/jobs/:id/events);
+   * where the stream cannot be had or breaks off, the job is polled from there.
+   * Resolves with the ended job.
+   */
   async follow(job: EvidenceJob, onProgress: (job: EvidenceJob) => void, signal?: AbortSignal, everyMs = 300): Promise<EvidenceJob> {
     let current = job;
     onProgress(current);
-    while (current.state === 'queued' || current.state === 'running') {
+    const running = (j: EvidenceJob) => j.state === 'queued' || j.state === 'running';
+    if (running(current) && typeof EventSource !== 'undefined') {
+      const pushed = await this.followPushed(job, onProgress, signal);
+      if (pushed) current = pushed;
+    }
+    while (running(current)) {
+      if (signal?.aborted) return current;
       await new Promise((r) => setTimeout(r, everyMs));
       if (signal?.aborted) return current;
       current = await this.job(job.id, signal);
       onProgress(current);
     }
     return current;
+  }
+
+  /** The pushed progress of a job: its last state when the stream ended, aborted or broke off (null: nothing came). */
+  private followPushed(job: EvidenceJob, onProgress: (job: EvidenceJob) => void, signal?: AbortSignal): Promise<EvidenceJob | null> {
+    return new Promise((resolve) => {
+      const source = new EventSource(`/api/evidence/jobs/${enc(job.id)}/events`);
+      let last: EvidenceJob | null = null;
+      const finish = () => {
+        source.close();
+        signal?.removeEventListener('abort', finish);
+        resolve(last);
+      };
+      signal?.addEventListener('abort', finish);
+      source.onmessage = (ev: MessageEvent<string>) => {
+        last = JSON.parse(ev.data) as EvidenceJob;
+        onProgress(last);
+        if (last.state === 'done' || last.state === 'failed') finish();
+      };
+      source.onerror = finish;
+    });
   }
 }
