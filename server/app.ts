@@ -13,7 +13,6 @@ import { SessionRegistry } from './session/session-registry.js';
 import { Signalling } from './signalling/socket-server.js';
 import { JoinTokens } from './access/join-token.js';
 import { auditKeysOf, loadSecrets, restrictToOwner, type Secrets } from './access/secrets.js';
-import { StaffKeys } from './access/staff-auth.js';
 import { buildHttp } from './http/app.js';
 import { tlsFor } from './http/tls.js';
 import { AgentCredentials } from './access/agent-credentials.js';
@@ -79,11 +78,13 @@ export interface RunningServer {
 export interface StartOptions {
   /** The detention centre's wall clock (default: the real one in config.site.timeZone); tests set the site's hour. */
   clock?: SiteClock;
+  /** How often live signed-in sockets are re-checked for an ended login session (default 15 s; a sign-out ends them at once anyway). */
+  recheckSeconds?: number;
 }
 
 export async function startServer(config: Config, logger?: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const log = logger ?? createRootLogger(config.logLevel);
-  const secrets = loadSecrets(config);
+  const secrets = loadSecrets(config, log);
   const dbFile = path.join(config.dataDir, 'plea.sqlite');
   const db = openDatabase(dbFile);
   // The data directory and the database files are the owner's only, at every start.
@@ -106,7 +107,6 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   let closing = false;
   let url = '';
   // Fastify owns the HTTP server; Socket.io attaches to it before listening.
-  const staffKeys = new StaffKeys(secrets.staffKeys);
   const accounts = new Accounts(db, new AccountStore(db, audit), secrets.cookieSecret, componentLogger(log, 'accounts'));
   const agentCredentials = new AgentCredentials(secrets, path.join(config.dataDir, 'secrets.json'), audit, new Set(config.site.rooms.map((r) => r.id)));
   const httpLog = componentLogger(log, 'http');
@@ -114,16 +114,15 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const tls = await tlsFor(config);
   const { app: http, registry: access } = await buildHttp(httpLog, {
     cookieSecret: secrets.cookieSecret,
-    // Who calls: an Authorization header (API token, agent credential, staff key) or else the session cookie.
+    // Who calls: an Authorization header (API token, agent credential) or else the session cookie.
     authenticate: (req) => {
       const header = req.headers.authorization;
       if (header) {
         const bearer = /^Bearer\s+(\S{1,512})$/i.exec(header);
         if (bearer) {
+          // Only API tokens: the shared staff key of before accounts is no credential any more.
           const token = bearer[1] as string;
-          if (Accounts.looksLikeApiToken(token)) return accounts.principalForApiToken(token);
-          const staffId = staffKeys.staffFor(token);
-          return staffId ? { kind: 'staff-key', staffId } : null;
+          return Accounts.looksLikeApiToken(token) ? accounts.principalForApiToken(token) : null;
         }
         const agent = agentFromAuthorization(header, (roomId) => agentCredentials.get(roomId));
         return agent ? { kind: 'agent', roomId: agent.roomId } : null;
@@ -161,7 +160,6 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     },
   });
   const signalling = new Signalling(http.server, {
-    staffKeys,
     registry,
     store,
     tokens,
@@ -182,6 +180,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
       const p = unsigned.valid && unsigned.value ? accounts.principalForSession(unsigned.value) : null;
       return p?.kind === 'user' ? p : null;
     },
+    personStill: (loginSessionId, touch) => accounts.principalForLoginSession(loginSessionId, touch),
+    ...(options.recheckSeconds ? { recheckSeconds: options.recheckSeconds } : {}),
     guestFromCookie: (header) => {
       if (!header) return null;
       const raw = http.parseCookie(header)[guestCookie];
@@ -193,6 +193,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     guestLinks: { current: (linkId) => guestLinks.current(linkId) },
     joinRules: { forPerson: (person, bookingId, now) => joinRules.forPerson(person, bookingId, now), forGuest: (link, bookingId, now) => joinRules.forGuest(link, bookingId, now) },
   });
+  // Signing out (here or everywhere) or an account change ends that person's live sockets at once.
+  accounts.onPersonChanged((userId) => signalling.recheckPeople(userId));
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, componentLogger(log, 'schedule'), options.clock);
   // On the site's clock, as the join rules that ask it.
   const departments = new DepartmentAllowances(db, accounts.store, audit, () => new Date(schedule.clock.nowMs()));

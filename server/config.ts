@@ -119,8 +119,6 @@ export const ConfigSchema = Type.Object(
          * changes (REST) are kept in secrets.json and win over it.
          */
         agentAddresses: Type.Record(Type.String(), Type.Array(Type.String({ minLength: 2, maxLength: 64 }), { maxItems: 16 })),
-        /** Staff id → key for the schedule API and boards; empty: one key for "staff" is generated. */
-        staffKeys: Type.Record(Type.String({ pattern: '^[\\w.@-]{1,64}$' }), Type.String({ minLength: 16 })),
       },
       { additionalProperties: false }
     ),
@@ -277,6 +275,26 @@ export interface LoadOptions {
   overrides?: Json;
 }
 
+/**
+ * `access.staffKeys`, the shared staff keys of before accounts. An empty leftover
+ * (copied from an old default.json) grants nothing and is dropped. A configured key
+ * would otherwise stop working unnoticed for whoever holds it (a person, a case
+ * system): the server refuses to start and says what to do instead.
+ */
+function dropStaffKeys(raw: Json): void {
+  const access = raw['access'];
+  if (!isObject(access) || !Object.hasOwn(access, 'staffKeys')) return;
+  const keys = access['staffKeys'];
+  if (isObject(keys) && Object.keys(keys).length === 0) {
+    delete access['staffKeys'];
+    return;
+  }
+  throw new ConfigError(
+    'access.staffKeys',
+    'access.staffKeys (shared staff keys) is no longer supported and grants nothing: give each member of staff their own account with the role detention_staff (administrator: POST /api/admin/users), give each machine client an API token with the scopes it needs (POST /api/admin/tokens: schedule:read, bookings:write), then remove access.staffKeys from the config'
+  );
+}
+
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   let raw = readJson(path.join(repoRoot, 'config', 'default.json'));
@@ -287,6 +305,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const v = env[name];
     if (v !== undefined && v !== '') setPath(raw, field, parseEnvValue(name, field, v, type));
   }
+  dropStaffKeys(raw);
   const checked = configChecker.check(raw);
   if (!checked.ok) throw new ConfigError(checked.field, checked.message);
   const config = checked.value;

@@ -43,11 +43,9 @@ async function main(): Promise<void> {
     agents.push(...startDemoAgents(server));
   }
   server.log.info({ url: server.url, rooms: config.site.rooms.length, syntheticAgents: agents.length, demo }, 'room controller ready');
-  const [staffId] = Object.keys(server.secrets.staffKeys);
   console.log(`\n  Room controller ready: ${server.url}/${demo ? '  (embedded demo)' : ''}`);
   if (demoText) console.log(demoText);
-  // No key is printed: staff keys stay in the owner-only secrets file.
-  if (staffId) console.log(`  Staff board (${staffId}): ${server.url}/staff (its key is in ${config.dataDir}/secrets.json, readable by this account only)\n`);
+  console.log(`  Staff board: ${server.url}/staff (staff sign in with their own accounts)\n`);
   // No administrator yet: a one-time link to create the first one (its secret is printed once, stored hashed).
   const setup = server.accounts.setupLink();
   if (setup) console.log(`  First administrator: open ${server.url}/setup#token=${setup}\n  (one-time link, valid 24 hours)\n`);

@@ -138,7 +138,7 @@ describe('evidence segment upload', () => {
   });
 
   it('takes a booking\'s segments only within its window and the upload grace, never for another room\'s booking; each refusal audited', async () => {
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     const now = clock.local();
     // A later booking of the room: its window (escort buffer before the start, less 15 minutes) has not opened yet.
     const start = Math.ceil((now.minute + 60) / 5) * 5;

@@ -65,7 +65,7 @@ describe('fuzzed handshake auth objects', () => {
         for (const form of [auth, overTheWire(auth)]) {
           const outcome = server.signalling.authenticate(form);
           expect(outcome.ok).toBe(false);
-          if (!outcome.ok) expect(outcome.reason).toMatch(/^(bad handshake: .+|unknown room or wrong agent credential|wrong staff key|sign in first|.*join link.*)$/);
+          if (!outcome.ok) expect(outcome.reason).toMatch(/^(bad handshake: .+|unknown room or wrong agent credential|staff keys are no longer accepted: sign in at \/login with your own account|sign in first|.*join link.*)$/);
           if (!outcome.ok && outcome.reason === 'unknown room or wrong agent credential') agentShaped++;
         }
       }),

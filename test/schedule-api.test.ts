@@ -36,11 +36,11 @@ afterAll(async () => {
 const api = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => call<T>(server.url, method, path, body, await staffOf(server));
 
 describe('staff authentication', () => {
-  it('refuses the schedule without a staff key, or with a wrong one', async () => {
+  it('refuses the schedule and the board to anyone not signed in as staff, and to a staff key', async () => {
     expect((await call(server.url, 'GET', `/api/schedule/day?date=${DAY}`)).status).toBe(401);
     expect((await call(server.url, 'POST', '/api/bookings', bookingRequest(), 'x'.repeat(24))).status).toBe(401);
     expect((await call(server.url, 'GET', '/api/bookings/B20261127-001/guest-links')).status).toBe(401);
-    await expect(connect(server.url, { kind: 'board', key: 'y'.repeat(24) })).rejects.toThrow(/staff key/);
+    await expect(connect(server.url, { kind: 'board', key: 'y'.repeat(24) })).rejects.toThrow(/staff keys are no longer accepted/);
     await expect(connect(server.url, { kind: 'board' })).rejects.toThrow(/sign in first/);
   });
 });

@@ -24,14 +24,13 @@ afterAll(async () => {
 
 async function openBoard(): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
-  // A signed-in member of staff (the session cookie), and the staff key where the board still takes one.
+  // A signed-in member of staff (the session cookie).
   const cookie = (await staffOf(server)).cookie;
   const at = cookie.indexOf('=');
   await context.addCookies([{ name: cookie.slice(0, at), value: cookie.slice(at + 1), url: server.url }]);
   const page = await context.newPage();
   page.on('pageerror', (err) => process.stderr.write(`[board page error] ${err.message}\n`));
-  const key = server.secrets.staffKeys?.['staff'];
-  await page.goto(`${server.url}/staff${key ? `#key=${key}` : ''}`);
+  await page.goto(`${server.url}/staff`);
   await page.waitForFunction(() => (window.__pleaBoard?.loads ?? 0) > 0, undefined, { timeout: 20_000 });
   await page.locator('[data-testid="feed-state"][data-state="connected"]').waitFor({ timeout: 20_000 });
   return page;

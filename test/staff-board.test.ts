@@ -1,11 +1,13 @@
 // The staff day board in headless Chromium: a booking created on one open board
-// appears on a second open board without a reload; a clash is shown before saving.
+// appears on a second open board without a reload; a clash is shown before saving;
+// staff sign in through /login and the board acts as them.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { launchBrowser } from './helpers/browser.js';
 import { bookingRequest, call, workday } from './helpers/http.js';
-import { staffOf } from './helpers/staff.js';
+import { signInThroughLoginPage, staffOf } from './helpers/staff.js';
+import { makeUser, signIn, type TestUser } from './helpers/accounts.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const DATE = workday(); // Monday–Friday: working windows 09:00–11:00 and 14:00–16:00
@@ -21,11 +23,13 @@ afterAll(async () => {
   await server?.cleanup();
 });
 
-async function openBoard(): Promise<Page> {
+/** A board in a browser of its own, its member of staff signed in through /login (default: the file's one). */
+async function openBoard(who?: TestUser): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => process.stderr.write(`[board page error] ${err.message}\n`));
-  await page.goto(`${server.url}/staff?date=${DATE}#key=${server.secrets.staffKeys['staff']}`);
+  await page.goto(`${server.url}/staff?date=${DATE}`);
+  await signInThroughLoginPage(page, who ?? (await staffOf(server)).user);
   await page.waitForFunction((d) => window.__pleaBoard?.date === d && window.__pleaBoard.loads > 0, DATE, { timeout: 20_000 });
   return page;
 }
@@ -105,5 +109,45 @@ describe('staff board', () => {
     expect(moved?.room_id).not.toBe('plea-4');
     expect(server.schedule.store.noticesOf(String(live.body['id'])).some((n) => n.recipient === 'prosecutor:UI-P-10')).toBe(true);
     await call(server.url, 'PUT', '/api/rooms/plea-4/status', { status: 'active' }, key);
+  });
+
+  it('a signed-out board goes to /login and back; what it does is its member of staff\'s in the audit trail and the history; logging out everywhere ends its socket and sends it to /login', async () => {
+    const li = await makeUser(server, ['detention_staff'], { username: 'staff-li', displayName: '李看守' });
+    // openBoard goes to /staff signed out: the page sends itself to /login?next=…, which sends it back.
+    const page = await openBoard(li);
+    expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe(`/staff?date=${DATE}`);
+    expect(await page.getByTestId('signed-in-as').getAttribute('data-username')).toBe('staff-li');
+    const boardsOfLi = () => [...server.signalling.io.sockets.sockets.values()].filter((s) => s.data.kind === 'board' && s.data.principal.username === 'staff-li').length;
+    await waitFor('the board socket of staff-li', () => boardsOfLi() === 1);
+
+    // A change on the board: a booking through the form (REST writes with the login session's CSRF token).
+    await page.getByTestId('new-booking-button').click();
+    await page.getByTestId('booking-form').waitFor();
+    await fill(page, 'caseNumber', 'UI-LI-1');
+    await fill(page, 'detaineeId', 'UI-D-LI');
+    await fill(page, 'procuratorateId', 'district-01');
+    await fill(page, 'prosecutorId', 'UI-P-LI');
+    await page.getByTestId('field-lawyerRole-defence').click();
+    await fill(page, 'lawyerId', 'UI-L-LI');
+    await fill(page, 'date', DATE);
+    await fill(page, 'start', '14:18');
+    await fill(page, 'durationMin', '12');
+    await page.getByTestId('check-fits').waitFor({ timeout: 10_000 });
+    await page.getByTestId('booking-save').click();
+    const id = await waitFor('booking stored', () => server.schedule.store.rows(DATE).find((r) => r.case_number === 'UI-LI-1')?.id);
+    expect(server.audit.recent(200).find((e) => e.action === 'booking.created' && e.subject === `booking:${id}`)?.actor).toBe('user:staff-li');
+    const detail = await call<{ history: Array<{ actor: string; action: string }> }>(server.url, 'GET', `/api/bookings/${id}`, undefined, await staffOf(server));
+    expect(detail.body.history).toMatchObject([{ action: 'created', actor: 'user:staff-li' }]);
+
+    // Logged out everywhere from another device: the server ends this board's socket, its next handshake is refused, and the page goes to /login.
+    const elsewhere = await signIn(server, li);
+    expect((await elsewhere.call('POST', '/api/auth/logout-everywhere')).status).toBe(200);
+    await page.waitForURL((u) => u.pathname === '/login', { timeout: 20_000 });
+    expect(new URL(page.url()).searchParams.get('next')).toBe(`/staff?date=${DATE}`);
+    expect(boardsOfLi()).toBe(0);
+    // …and signing in again comes back to the board.
+    await signInThroughLoginPage(page, li);
+    await page.waitForFunction((d) => window.__pleaBoard?.date === d && window.__pleaBoard.loads > 0, DATE, { timeout: 20_000 });
+    await page.context().close();
   });
 });

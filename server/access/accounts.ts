@@ -77,6 +77,7 @@ export class Accounts {
   readonly store: AccountStore;
   /** Address → times of recent failed logins (a Map: addresses are outside strings). */
   private readonly failuresByAddress = new Map<string, number[]>();
+  private readonly personListeners: Array<(userId: string) => void> = [];
 
   constructor(
     private readonly db: Db,
@@ -153,7 +154,15 @@ export class Accounts {
   /** The person a session cookie (its unsigned value) signs in, or null. */
   principalForSession(cookieValue: string): Principal | null {
     if (!/^[A-Za-z0-9_-]{43}$/.test(cookieValue)) return null;
-    const id = sha256(cookieValue);
+    return this.principalForLoginSession(sha256(cookieValue), true);
+  }
+
+  /**
+   * The person of a login session (by its id), or null once it ended (signed out,
+   * expired, idle, the account disabled). `touch`: counts as activity (a request);
+   * a live socket's re-check does not, so an open page alone never keeps a session alive.
+   */
+  principalForLoginSession(id: string, touch = false): Extract<Principal, { kind: 'user' }> | null {
     const s = this.store.loginSession(id);
     if (!s || s.revokedAt) return null;
     const now = this.now();
@@ -162,7 +171,7 @@ export class Accounts {
     const user = this.store.user(s.userId);
     if (!user || user.disabled) return null;
     // Sliding idle time, written at most once a minute.
-    if (now.getTime() - new Date(s.lastSeenAt).getTime() > 60_000) this.store.touchLoginSession(id, now.toISOString());
+    if (touch && now.getTime() - new Date(s.lastSeenAt).getTime() > 60_000) this.store.touchLoginSession(id, now.toISOString());
     return {
       kind: 'user', userId: user.id, username: user.username, displayName: user.displayName, organisationId: user.organisationId,
       roles: user.roles, loginSessionId: id, mustChangePassword: user.mustChangePassword,
@@ -196,13 +205,35 @@ export class Accounts {
     return typeof given === 'string' && sameText(this.csrfToken(p), given);
   }
 
+  /**
+   * `listener(userId)` runs after something may have ended login sessions of the
+   * person or changed what they may do (logout, logout everywhere, password changed
+   * or reset, account updated): live sockets re-check who they speak for.
+   */
+  onPersonChanged(listener: (userId: string) => void): void {
+    this.personListeners.push(listener);
+  }
+
+  private personChanged(userId: string): void {
+    for (const l of this.personListeners) {
+      try {
+        l(userId);
+      } catch (err) {
+        this.log.error({ err }, 'a listener of account changes failed');
+      }
+    }
+  }
+
   logout(p: Extract<Principal, { kind: 'user' }>): void {
     this.store.closeLoginSession(p.loginSessionId, p.userId, `user:${p.username}`);
+    this.personChanged(p.userId);
   }
 
   logoutEverywhere(userId: string, actor: string): number {
     if (!this.store.user(userId)) throw new DomainError(404, 'not_found', `no user ${userId}`);
-    return this.store.closeAllLoginSessions(userId, actor);
+    const n = this.store.closeAllLoginSessions(userId, actor);
+    this.personChanged(userId);
+    return n;
   }
 
   async changePassword(p: Extract<Principal, { kind: 'user' }>, current: string, next: string): Promise<void> {
@@ -221,6 +252,7 @@ export class Accounts {
       // Every other login session of the person ends with the old password.
       this.db.prepare('UPDATE login_sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL').run(this.now().toISOString(), user.id, p.loginSessionId);
     });
+    this.personChanged(user.id);
   }
 
   // Administration ------------------------------------------------------------
@@ -252,6 +284,7 @@ export class Accounts {
     const losesAdmin = user.roles.includes('administrator') && ((patch.roles && !patch.roles.includes('administrator')) || patch.disabled === true || patch.locked === true);
     if (losesAdmin && this.store.countWithRole('administrator') <= 1) throw new DomainError(409, 'last_administrator', 'the last administrator cannot lose the role or be disabled');
     this.store.updateUser(id, patch, actor);
+    this.personChanged(id);
     return Accounts.view(this.store.user(id) as UserRecord);
   }
 
@@ -264,6 +297,7 @@ export class Accounts {
       this.store.setPassword(id, hash, true, actor, 'user.password_reset');
       this.store.closeAllLoginSessions(id, actor);
     });
+    this.personChanged(id);
     return temp;
   }
 

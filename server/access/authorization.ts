@@ -60,9 +60,7 @@ export type Principal =
       mustChangePassword: boolean;
     }
   | { kind: 'api-token'; tokenId: string; name: string; ownerId: string; scopes: readonly Scope[] }
-  | { kind: 'agent'; roomId: string }
-  /** The shared staff key of before accounts: acts as detention-centre staff. Goes when accounts land. */
-  | { kind: 'staff-key'; staffId: string };
+  | { kind: 'agent'; roomId: string };
 
 export type AccessRule =
   | { readonly kind: 'public'; readonly why: string }
@@ -84,9 +82,7 @@ export const allow = {
 /** The roles a principal acts in. */
 export function rolesOf(p: Principal | null): readonly Role[] {
   if (!p) return [];
-  if (p.kind === 'user') return p.roles;
-  if (p.kind === 'staff-key') return ['detention_staff'];
-  return [];
+  return p.kind === 'user' ? p.roles : [];
 }
 
 /** How the audit trail and the schedule's history name a principal. */
@@ -99,8 +95,6 @@ export function actorOf(p: Principal | null | undefined): string {
       return `token:${p.tokenId}`;
     case 'agent':
       return `agent:${p.roomId}`;
-    case 'staff-key':
-      return `staff:${p.staffId}`;
   }
 }
 
@@ -160,7 +154,7 @@ export interface RegisteredRoute {
 }
 
 export interface AccessControlOptions {
-  /** Resolves who calls (cookie, API token, agent credential, staff key); null when nobody. May throw: answered 500. */
+  /** Resolves who calls (cookie, API token, agent credential); null when nobody. May throw: answered 500. */
   authenticate(req: FastifyRequest): Promise<Principal | null> | Principal | null;
   /** Whether a cookie-authenticated write carries its login session's CSRF token. */
   csrfValid(req: FastifyRequest, principal: Extract<Principal, { kind: 'user' }>): boolean;

@@ -164,7 +164,7 @@ export class GuestLinks extends TypedEmitter<GuestLinkEvents> {
    */
   private manager(p: Principal | null, booking: BookingRow): { issue: boolean; revoke: boolean } {
     if (p?.kind === 'user' && p.roles.includes('prosecutor') && booking.prosecutor_id === p.userId) return { issue: true, revoke: true };
-    const staff = (p?.kind === 'user' && p.roles.includes('detention_staff')) || p?.kind === 'staff-key';
+    const staff = p?.kind === 'user' && p.roles.includes('detention_staff');
     if (staff) return { issue: false, revoke: true };
     throw new DomainError(403, 'forbidden', 'only the booking\'s prosecutor and detention-centre staff manage its guest links');
   }

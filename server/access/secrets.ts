@@ -8,14 +8,13 @@ import { generateEvidenceKeyPem } from '../../recordings/disc/evidence-key.js';
 import { ownValue } from '../validation.js';
 import { auditKeys, type AuditKeys } from '../audit/audit-chain.js';
 import { isAddressOrRange } from './agent-address.js';
+import type { Logger } from '../logger.js';
 
 export interface Secrets {
   joinSecret: string;
   agentCredentials: Record<string, string>;
   /** Room id → the addresses its agent may connect from (empty or absent: not bound). Not secret; kept beside the credential. */
   agentAddresses: Record<string, string[]>;
-  /** Staff id → key (schedule API, boards). */
-  staffKeys: Record<string, string>;
   /** The site's evidence key (Ed25519, PKCS#8 PEM): signs disc manifests. Never rotated by itself. */
   evidenceKeyPem: string;
   /** Signs session cookies and derives their CSRF tokens. */
@@ -26,20 +25,23 @@ export interface Secrets {
   auditSigningKeyPem: string;
 }
 
-export function loadSecrets(config: Config): Secrets {
+/**
+ * The secrets, created where missing. A file from before accounts may still hold
+ * the shared staff keys (`staffKeys`): they grant nothing now and are removed from
+ * the file, with a warning (`log`), so no old key lingers on disk.
+ */
+export function loadSecrets(config: Config, log?: Pick<Logger, 'warn'>): Secrets {
   const file = path.join(config.dataDir, 'secrets.json');
   let stored: Partial<Secrets> = {};
   if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>;
+  if (Object.hasOwn(stored, 'staffKeys')) {
+    log?.warn({ file }, 'secrets.json held shared staff keys from before accounts: they are removed and grant nothing; staff sign in with their own accounts (detention_staff), machine clients use API tokens');
+  }
   const secrets: Secrets = {
     joinSecret: config.access.joinSecret || stored.joinSecret || randomBytes(32).toString('base64url'),
     agentCredentials: {},
     agentAddresses: {},
     cookieSecret: stored.cookieSecret && stored.cookieSecret.length >= 32 ? stored.cookieSecret : randomBytes(32).toString('base64url'),
-    staffKeys: Object.keys(config.access.staffKeys).length
-      ? { ...config.access.staffKeys }
-      : stored.staffKeys && Object.keys(stored.staffKeys).length
-        ? stored.staffKeys
-        : { staff: randomBytes(18).toString('base64url') },
     evidenceKeyPem: stored.evidenceKeyPem || generateEvidenceKeyPem(),
     auditKey: typeof stored.auditKey === 'string' && stored.auditKey.length >= 43 ? stored.auditKey : randomBytes(32).toString('base64url'),
     auditSigningKeyPem: stored.auditSigningKeyPem || generateEvidenceKeyPem(),

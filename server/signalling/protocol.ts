@@ -83,7 +83,12 @@ export const AgentAuth = Type.Object(
   { kind: Type.Literal('agent'), roomId: Id, credential: Type.String({ minLength: 16, maxLength: 256 }) },
   { additionalProperties: false }
 );
-/** A staff page showing the schedule board (read-only pushes). */
+/**
+ * A member of staff's schedule board (read-only pushes): the session cookie (sent
+ * with the handshake) says who; they must hold the role detention_staff. `key` is
+ * the shared staff key of before accounts: accepted by the schema only so that an
+ * old page is told plainly that it is refused.
+ */
 export const BoardAuth = Type.Object(
   { kind: Type.Literal('board'), key: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) },
   { additionalProperties: false }

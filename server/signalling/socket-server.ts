@@ -9,7 +9,6 @@ import { Server, type Socket } from 'socket.io';
 import type { Logger } from '../logger.js';
 import { checker, type Checked, type Checker } from '../validation.js';
 import type { JoinTokens, JoinClaims } from '../access/join-token.js';
-import type { StaffKeys } from '../access/staff-auth.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { SessionStore } from '../session/session-store.js';
 import type { Session } from '../session/session.js';
@@ -53,7 +52,8 @@ type SocketData =
   | { kind: 'party'; claims: null; person: Person; guest: null; remoteAddress: string }
   | { kind: 'party'; claims: null; person: null; guest: GuestHolder; remoteAddress: string }
   | { kind: 'agent'; roomId: string; remoteAddress: string }
-  | { kind: 'board'; principal: Principal; remoteAddress: string };
+  /** A member of staff's schedule board: listens only; signed in with the session cookie. */
+  | { kind: 'board'; principal: Person; remoteAddress: string };
 type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -84,7 +84,6 @@ export interface AgentStatus {
 }
 
 export interface SignallingDeps {
-  staffKeys: StaffKeys;
   registry: SessionRegistry;
   store: SessionStore;
   tokens: JoinTokens;
@@ -97,6 +96,13 @@ export interface SignallingDeps {
   guestFromCookie(cookieHeader: string | undefined): GuestHolder | null;
   /** Guest links as they are now (checked on every join). */
   guestLinks: Pick<GuestLinks, 'current'>;
+  /**
+   * The person of a login session now, or null once it ended (signed out, expired,
+   * idle, account disabled). `touch`: the socket counts as activity (a live hearing page).
+   */
+  personStill(loginSessionId: string, touch: boolean): Person | null;
+  /** How often live signed-in sockets are re-checked (they are at once on a sign-out); default 15 s. */
+  recheckSeconds?: number;
   /** Who may join which booking, until when. */
   joinRules: Pick<JoinRules, 'forPerson' | 'forGuest'>;
   log: Logger;
@@ -135,6 +141,7 @@ export class Signalling {
   private readonly refusals: AuditThrottle;
   /** Room id → the agent socket that holds the room's one agent connection. */
   private readonly agentSlots = new Map<string, { socketId: string; at: number }>();
+  private readonly recheckTimer: NodeJS.Timeout;
 
   private readonly trust: ReturnType<typeof trustFunction>;
 
@@ -203,6 +210,8 @@ export class Signalling {
         );
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
+    this.recheckTimer = setInterval(() => this.recheckPeople(), (deps.recheckSeconds ?? 15) * 1000);
+    this.recheckTimer.unref();
     deps.registry.on('opened', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: session.id }));
     deps.registry.on('closed', (session) => this.io.to(`agent:${session.room.id}`).emit('agent:session', { sessionId: null }));
   }
@@ -279,16 +288,14 @@ export class Signalling {
     if (!checked.ok) return { ok: false, reason: `bad handshake: ${checked.message}` };
     const auth = checked.value;
     if (auth.kind === 'board') {
-      if (auth.key === undefined) {
-        // A signed-in member of staff's board.
-        const person = this.deps.personFromCookie(cookieHeader);
-        if (!person) return { ok: false, reason: 'sign in first' };
-        if (person.mustChangePassword || !person.roles.includes('detention_staff')) return { ok: false, reason: 'the schedule board is for detention-centre staff' };
-        return { ok: true, data: { kind: 'board', principal: person, remoteAddress } };
-      }
-      const staffId = this.deps.staffKeys.staffFor(auth.key);
-      if (!staffId) return { ok: false, reason: 'wrong staff key' };
-      return { ok: true, data: { kind: 'board', principal: { kind: 'staff-key', staffId }, remoteAddress } };
+      // The shared staff key of before accounts is refused whatever else comes with it: a page that still sends one is old.
+      if (auth.key !== undefined) return { ok: false, reason: 'staff keys are no longer accepted: sign in at /login with your own account' };
+      // A signed-in member of staff's board.
+      const person = this.deps.personFromCookie(cookieHeader);
+      if (!person) return { ok: false, reason: 'sign in first' };
+      const refused = boardRefusal(person);
+      if (refused) return { ok: false, reason: refused };
+      return { ok: true, data: { kind: 'board', principal: person, remoteAddress } };
     }
     if (auth.kind === 'person') {
       const person = this.deps.personFromCookie(cookieHeader);
@@ -356,6 +363,33 @@ export class Signalling {
     }
   }
 
+  /**
+   * Re-checks the signed-in sockets (of one person, or all): one whose login session
+   * ended (signed out, logged out everywhere, expired, idle, account disabled), or
+   * whose person may no longer use it (a board without the staff role), is
+   * disconnected. Runs at every sign-out and account change, and every few seconds.
+   */
+  recheckPeople(userId?: string): void {
+    for (const socket of this.io.sockets.sockets.values()) {
+      const data = socket.data as SocketData | undefined;
+      const person = data?.kind === 'board' ? data.principal : data?.kind === 'party' ? data.person : null;
+      if (!data || !person || (userId !== undefined && person.userId !== userId)) continue;
+      let why: string | null;
+      try {
+        // A hearing page in use keeps its login session alive; an open board alone does not.
+        const now = this.deps.personStill(person.loginSessionId, data.kind === 'party');
+        why = !now ? 'signed out' : data.kind === 'board' ? boardRefusal(now) : now.mustChangePassword ? 'change your password first' : null;
+        if (now && !why && data.kind === 'board') data.principal = now;
+      } catch (err) {
+        this.deps.log.error({ err }, 'cannot re-check a signed-in socket');
+        continue;
+      }
+      if (!why) continue;
+      this.deps.log.info({ socket: socket.id, user: person.username, kind: data.kind, why }, 'signed-in socket ended');
+      socket.disconnect(true);
+    }
+  }
+
   /** Drops the room's agent connection (its credential was rotated or revoked). */
   disconnectAgent(roomId: string): void {
     this.io.to(`agent:${roomId}`).disconnectSockets(true);
@@ -366,6 +400,7 @@ export class Signalling {
   }
 
   close(): Promise<void> {
+    clearInterval(this.recheckTimer);
     try {
       this.refusals.flush();
     } catch (err) {
@@ -406,6 +441,13 @@ export class Signalling {
     }
     log.debug('connected');
   }
+}
+
+/** Why a signed-in person may not hold a schedule board, or null. */
+function boardRefusal(person: Person): string | null {
+  if (person.mustChangePassword) return 'change your password first';
+  if (!person.roles.includes('detention_staff')) return 'the schedule board is for detention-centre staff';
+  return null;
 }
 
 /** A join link's holder: the link's signature (never logged), hashed. */

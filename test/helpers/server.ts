@@ -15,6 +15,8 @@ export interface TestServerOptions {
   overrides?: Record<string, unknown>;
   /** The site's wall clock (default: the real one). */
   clock?: SiteClock;
+  /** How often live signed-in sockets are re-checked (default 15 s). */
+  recheckSeconds?: number;
 }
 
 export function testConfig(options: TestServerOptions = {}): Config {
@@ -39,7 +41,7 @@ export function testConfig(options: TestServerOptions = {}): Config {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<RunningServer & { cleanup(): Promise<void> }> {
   const config = testConfig(options);
-  const server = await startServer(config, createRootLogger(config.logLevel), options.clock ? { clock: options.clock } : {});
+  const server = await startServer(config, createRootLogger(config.logLevel), { ...(options.clock ? { clock: options.clock } : {}), ...(options.recheckSeconds ? { recheckSeconds: options.recheckSeconds } : {}) });
   return Object.assign(server, {
     async cleanup() {
       await server.close();

@@ -11,6 +11,7 @@ import { AuditTrail } from '../../server/audit/audit-trail.js';
 import { AccountStore } from '../../server/access/account-store.js';
 import { auditKeysOf, loadSecrets } from '../../server/access/secrets.js';
 import { hashPassword } from '../../server/access/passwords.js';
+import type { Page } from 'playwright-core';
 import { makeUser, signIn, login, SignedIn, type TestUser } from './accounts.js';
 
 type Host = Pick<RunningServer, 'url' | 'accounts'>;
@@ -72,4 +73,16 @@ export async function signInAt(url: string, who: { username: string; password: s
   const out = await login(url, who.username, who.password);
   if (out.status !== 200 || !out.setCookie) throw new Error(`login of ${who.username} refused: ${out.status} ${JSON.stringify(out.body)}`);
   return new SignedIn(url, out.setCookie.split(';')[0] as string, String(out.body['csrfToken']), { id: `u-${who.username}`, username: who.username, password: who.password, roles: ['detention_staff'] });
+}
+
+/**
+ * In a browser page sent to /login (a signed-out page does that by itself):
+ * signs `who` in through the form and waits until the login page has sent it on.
+ */
+export async function signInThroughLoginPage(page: Page, who: { username: string; password: string }): Promise<void> {
+  await page.waitForURL((u) => u.pathname === '/login', { timeout: 20_000 });
+  await page.locator('input[data-test="username"], [data-test="username"] input').first().fill(who.username);
+  await page.locator('input[data-test="password"], [data-test="password"] input').first().fill(who.password);
+  await page.locator('[data-test="submit"]').click();
+  await page.waitForURL((u) => u.pathname !== '/login', { timeout: 20_000 });
 }

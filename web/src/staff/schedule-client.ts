@@ -110,38 +110,6 @@ export function isHolding(status: BookingStatus): boolean {
 }
 
 // ---------------------------------------------------------------------------
-// Staff key: sent as `Authorization: Bearer <key>` on every request and in the
-// board's handshake; the server knows whose key it is (audit entries name them).
-// A link `/staff#key=…` (printed by the server at start) stores it.
-
-const STAFF_KEY = 'plea.staffKey';
-export const STAFF_KEY_PATTERN = /^[\w-]{16,256}$/;
-
-export function loadStaffKey(): string {
-  const fromLink = /(?:^#|&)key=([\w-]{16,256})/.exec(location.hash)?.[1];
-  if (fromLink) {
-    saveStaffKey(fromLink);
-    history.replaceState(null, '', location.pathname + location.search);
-    return fromLink;
-  }
-  try {
-    const v = localStorage.getItem(STAFF_KEY);
-    if (v && STAFF_KEY_PATTERN.test(v)) return v;
-  } catch {
-    // storage disabled
-  }
-  return '';
-}
-
-export function saveStaffKey(key: string): void {
-  try {
-    localStorage.setItem(STAFF_KEY, key);
-  } catch {
-    // storage disabled: kept for this page only
-  }
-}
-
-// ---------------------------------------------------------------------------
 // REST
 
 /** A refused request: `code` is the server's error code ('conflict', 'wrong_status', 'bad_request', …). */
@@ -167,21 +135,31 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-export interface ClientOptions {
-  staffKey: () => string;
+/** The signed-in person, as GET /api/auth/me tells. */
+export interface SignedInUser {
+  id: string;
+  username: string;
+  displayName: string;
+  roles: string[];
+  mustChangePassword: boolean;
 }
 
+/**
+ * The board's REST. The member of staff is signed in: the browser sends the
+ * session cookie; every write carries the login session's CSRF token (from
+ * GET /api/auth/me). A 401 means signed out: the page goes to /login.
+ */
 export class ScheduleClient {
-  constructor(private readonly options: ClientOptions) {}
+  private csrfToken = '';
 
   private async call<T>(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const key = this.options.staffKey();
-    if (!STAFF_KEY_PATTERN.test(key)) throw new ApiError(401, 'unauthorized', 'staff key missing');
-    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${key}` };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (method !== 'GET' && this.csrfToken) headers['x-csrf-token'] = this.csrfToken;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(url, {
       method,
       headers,
+      credentials: 'same-origin',
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -206,6 +184,19 @@ export class ScheduleClient {
       );
     }
     return payload as T;
+  }
+
+  /** Who is signed in (and the CSRF token for writes); rejects with status 401 when nobody is. */
+  async me(): Promise<SignedInUser> {
+    const r = await this.call<{ user: SignedInUser; csrfToken: string }>('GET', '/api/auth/me');
+    this.csrfToken = r.csrfToken;
+    return r.user;
+  }
+
+  /** Signs out here (`everywhere`: every login session of the person); the board's socket ends with it. */
+  async signOut(everywhere = false): Promise<void> {
+    await this.call('POST', everywhere ? '/api/auth/logout-everywhere' : '/api/auth/logout');
+    this.csrfToken = '';
   }
 
   day(date: string | null, signal?: AbortSignal): Promise<Day> {
@@ -286,9 +277,15 @@ type FeedEvents = {
   disk: [DiskNotice];
   /** A room agent's connection was refused as a possible impostor (second connection, or a bound credential used elsewhere). */
   agentAlert: [AgentAlertNotice];
+  /** The server refused the handshake, with its reason ('sign in first' once signed out). */
+  refused: [string];
 };
 
-/** The board's Socket.io connection (`auth: { kind: 'board' }`): listens only, reconnects by itself. */
+/**
+ * The board's Socket.io connection (`auth: { kind: 'board' }`; the session cookie
+ * says who): listens only, reconnects by itself. The server ends it when the
+ * person signs out (here or everywhere); the next handshake is then refused.
+ */
 export class BoardFeed extends TypedEmitter<FeedEvents> {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   private everConnected = false;
@@ -296,11 +293,11 @@ export class BoardFeed extends TypedEmitter<FeedEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   state: FeedState = 'connecting';
 
-  constructor(staffKey: () => string, url = '/') {
+  constructor(url = '/') {
     super();
     this.socket = io(url, {
-      // A function: each (re)connection sends the key as it is then.
-      auth: (cb) => cb({ kind: 'board', key: staffKey() }),
+      auth: { kind: 'board' },
+      withCredentials: true,
       autoConnect: false,
       reconnection: true,
       reconnectionDelay: 500,
@@ -320,8 +317,9 @@ export class BoardFeed extends TypedEmitter<FeedEvents> {
       // A disconnect by the server is not retried by Socket.io itself.
       if (reason === 'io server disconnect') this.retrySoon();
     });
-    s.on('connect_error', () => {
+    s.on('connect_error', (err) => {
       if (this.closed) return;
+      this.emit('refused', err.message);
       this.setState(this.everConnected ? 'reconnecting' : 'connecting');
       if (!s.active) this.retrySoon(); // handshake refused: try again later
     });
@@ -333,13 +331,6 @@ export class BoardFeed extends TypedEmitter<FeedEvents> {
 
   connect(): void {
     if (this.closed) return;
-    this.socket.connect();
-  }
-
-  /** Connects again with the current staff key (it changed). */
-  reconnect(): void {
-    if (this.closed) return;
-    this.socket.disconnect();
     this.socket.connect();
   }
 
