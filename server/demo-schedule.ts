@@ -9,7 +9,9 @@
 // - a sample of requests after those, for the staff board, with a duty-lawyer
 //   roster of the demo duty lawyers (the scheduler picks them).
 // When today has no working time left, the sample goes to the next working day
-// and nothing is live. Never in production: only main.ts --demo calls it.
+// and nothing is live. On a later start (bookings exist), ensureDemoLive gives
+// the demo prosecutor a live booking again when none is joinable now. Never in
+// production: only main.ts --demo calls these.
 import type { ScheduleService } from './schedule/schedule-service.js';
 import type { BookingRequest, IsoDate, Minute } from './schedule/model.js';
 import { windowsOn } from './schedule/windows.js';
@@ -46,6 +48,36 @@ function nextWorkingDay(service: ScheduleService, from: IsoDate): IsoDate | null
 
 const slotUp = (minute: number, slot: number) => Math.ceil(minute / slot) * slot;
 
+/**
+ * A booking for the demo prosecutor and duty lawyer starting at the next slot,
+ * marked "in room" (its session opens), unless one of theirs is already joinable
+ * now. Returns its id, or null when nothing was needed or today has no room for it.
+ */
+export async function ensureDemoLive(service: ScheduleService, cast: DemoCast, actor = 'demo'): Promise<string | null> {
+  const prosecutor = cast.prosecutors[0];
+  const dutyLawyer = cast.dutyLawyers[0];
+  if (!prosecutor || !dutyLawyer) return null;
+  const now = service.clock.local();
+  const live = service.store.rows(now.date).some(
+    (r) => r.prosecutor_id === prosecutor && (r.status === 'in_room' || r.status === 'in_session' || r.status === 'escorting' || r.status === 'scheduled') && r.start_min - r.escort_before_min - 10 <= now.minute && r.end_min > now.minute + 5
+  );
+  if (live) return null;
+  const site = service.store.site(now.date);
+  const start = slotUp(now.minute + 1, site.slotMinutes);
+  const end = start + 25;
+  const w = windowsOn(site, now.date).find((x) => x.start <= start - 3 && x.end >= end);
+  if (!w) return null;
+  const onDuty = site.dutyRoster.some((d) => d.lawyerId === dutyLawyer && d.start <= start && d.end >= end);
+  if (!onDuty) service.store.addDutyShift(`demo-duty-live-${now.date}-${start}`, { lawyerId: dutyLawyer, date: now.date, start, end }, actor);
+  const out = service.create({
+    requestId: `demo-live-${now.date}-${start}`, caseNumber: `某检刑诉〔2026〕${start}号`, detaineeId: `在押-L${start}`, procuratorateId: '本院', priorityClass: 'district',
+    prosecutorId: prosecutor, sessionKind: 'plea_hearing', date: now.date, requestedStart: start, durationMin: 25, lawyerRole: 'duty', lawyerId: dutyLawyer,
+  }, actor);
+  if (!out.ok) return null;
+  await service.advance(out.booking.id, 'in_room', actor);
+  return out.booking.id;
+}
+
 export async function seedDemoDay(service: ScheduleService, cast: DemoCast, options: { sessions?: number; actor?: string } = {}): Promise<SeededDay | null> {
   const count = service.store.db.prepare('SELECT COUNT(*) AS n FROM bookings').get() as { n: number };
   if (count.n > 0) return null;
@@ -66,8 +98,12 @@ export async function seedDemoDay(service: ScheduleService, cast: DemoCast, opti
   const windows = windowsOn(service.store.site(date), date)
     .map((w) => ({ start: Math.max(w.start, from), end: w.end }))
     .filter((w) => w.end - w.start >= 30);
-  for (const [i, lawyerId] of cast.dutyLawyers.entries()) {
-    for (const w of windows) service.store.addDutyShift(`demo-duty-${i + 1}-${date}-${w.start}`, { lawyerId, date, start: w.start, end: w.end }, actor);
+  // The roster for the day's sample: the other demo duty lawyers and colleagues without an account
+  // here. The first demo duty lawyer is kept for the live bookings (on duty only for those), so a
+  // live booking for the newcomer can be placed at any later start too.
+  const roster = [...cast.dutyLawyers.slice(1), '值班律师3', '值班律师4'];
+  for (const [i, lawyerId] of roster.entries()) {
+    for (const w of windows) service.store.addDutyShift(`demo-duty-${i + 2}-${date}-${w.start}`, { lawyerId, date, start: w.start, end: w.end }, actor);
   }
   const plea = service.store.site(date).rooms.find((r) => r.kind === 'plea' && r.active)?.id;
   const base = { procuratorateId: '本院', priorityClass: 'district', sessionKind: 'plea_hearing', date } as const;
@@ -76,7 +112,8 @@ export async function seedDemoDay(service: ScheduleService, cast: DemoCast, opti
   // joinOpensMinutesBefore) is already open.
   let live: string | null = null;
   const first = windows[0];
-  if (date === now.date && first && first.start === from && plea) {
+  if (date === now.date && first && first.start === from && plea && first.end - from >= 25) {
+    service.store.addDutyShift(`demo-duty-live-${date}-${from}`, { lawyerId: dutyLawyer, date, start: from, end: from + 25 }, actor);
     const out = service.create({ ...base, requestId: 'demo-live', caseNumber: '某检刑诉〔2026〕1号', detaineeId: '在押-001', prosecutorId: prosecutor, lawyerRole: 'duty', lawyerId: dutyLawyer, requestedStart: from, durationMin: 25, roomId: plea }, actor);
     if (out.ok) {
       live = out.booking.id;

@@ -25,10 +25,16 @@ async function main(): Promise<void> {
   let demoText = '';
   if (demo) {
     const { seedDemoAccounts, demoCast } = await import('./demo-accounts.js');
-    const { seedDemoDay } = await import('./demo-schedule.js');
+    const { seedDemoDay, ensureDemoLive } = await import('./demo-schedule.js');
     const accounts = await seedDemoAccounts(server.accounts, server.departments);
     const day = await seedDemoDay(server.schedule, demoCast);
     if (day) server.log.info(day, 'demo: planned a day on the schedule');
+    // A later start: the demo prosecutor gets a live booking again if none is joinable now.
+    const live = day ? null : await ensureDemoLive(server.schedule, demoCast).catch((err: unknown) => {
+      server.log.warn({ err }, 'demo: no live booking now');
+      return null;
+    });
+    if (live) server.log.info({ bookingId: live }, 'demo: a live booking for prosecutor1 and dutylawyer1');
     const fresh = accounts.filter((a) => a.temporaryPassword);
     const lines = accounts.map((a) => `    ${a.username.padEnd(16)} ${(a.temporaryPassword ?? '(password printed at the first start)').padEnd(36)} ${a.roles.join(', ')} · ${a.displayName}`);
     demoText =

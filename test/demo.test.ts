@@ -14,7 +14,7 @@ import { login, SignedIn } from './helpers/accounts.js';
 import { loadConfig } from '../server/config.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
 import { seedDemoAccounts, demoCast, demoPeople } from '../server/demo-accounts.js';
-import { seedDemoDay, type SeededDay } from '../server/demo-schedule.js';
+import { ensureDemoLive, seedDemoDay, type SeededDay } from '../server/demo-schedule.js';
 import { allRoles } from '../server/access/roles.js';
 import { HOLDING, bookingOf } from '../server/schedule/schedule-store.js';
 import { violations } from './helpers/schedule-rules.js';
@@ -23,7 +23,9 @@ const demoConfig = loadConfig({ env: {}, demo: true });
 // The site's clock at 10:00 of today, running on: the test runs the same at any hour.
 const today = new SiteClock(demoConfig.site.timeZone).local().date;
 const offsetMs = new SiteClock(demoConfig.site.timeZone).toEpochMs(today, 10 * 60) - Date.now();
-const clock = new SiteClock(demoConfig.site.timeZone, () => Date.now() + offsetMs);
+/** Moves the site's clock on (a later start of the demo). */
+let laterMs = 0;
+const clock = new SiteClock(demoConfig.site.timeZone, () => Date.now() + offsetMs + laterMs);
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -125,14 +127,18 @@ describe('the demo day', () => {
     const later = server.schedule.store.row(day.later!)!;
     expect(later.prosecutor_id).toBe('demo-prosecutor-1');
     expect(later.start_min).toBeGreaterThanOrEqual(now + 60);
-    // Duty lawyers of the sample come from the roster of demo duty lawyers.
-    expect(rows.filter((r) => r.lawyer_role === 'duty').every((r) => demoCast.dutyLawyers.includes(r.lawyer_id))).toBe(true);
+    // Duty lawyers of the sample come from the roster; the newcomer's duty lawyer is kept for the live booking.
+    const roster = new Set(site.dutyRoster.map((d) => d.lawyerId));
+    expect(rows.filter((r) => r.lawyer_role === 'duty').every((r) => roster.has(r.lawyer_id))).toBe(true);
+    expect(rows.filter((r) => r.lawyer_id === 'demo-duty-lawyer-1').map((r) => r.id)).toEqual([day.live]);
+    expect(rows.some((r) => r.lawyer_id === 'demo-duty-lawyer-2')).toBe(true);
     expect(HOLDING).toContain('scheduled');
     expect(server.audit.verify()).toBeNull();
   });
 
-  it('is planned once only', async () => {
+  it('is planned once only; a later start gives the demo prosecutor a live booking again only when none is joinable', async () => {
     expect(await seedDemoDay(server.schedule, demoCast)).toBeNull();
+    expect(await ensureDemoLive(server.schedule, demoCast)).toBeNull();
   });
 });
 
@@ -168,5 +174,19 @@ describe("the newcomer's three-way session", () => {
     const clerk = await firstSignIn('clerk1');
     expect((await clerk.call<{ bookings: MyBooking[] }>('GET', '/api/me/bookings')).body.bookings).toEqual([]);
     expect((await call(server.url, 'GET', '/api/me/bookings')).status).toBe(401);
+  });
+
+  it('on a later start after the live booking ended, a new live booking opens for the same two people', async () => {
+    await server.schedule.advance(day.live!, 'finished', 'test');
+    expect(server.registry.forBooking(day.live!)).toBeUndefined();
+    // Half an hour later (the live booking's slot is over; the later one not yet open).
+    laterMs = 26 * 60_000;
+    const next = await ensureDemoLive(server.schedule, demoCast);
+    expect(next).not.toBeNull();
+    const row = server.schedule.store.row(next!)!;
+    expect([row.prosecutor_id, row.lawyer_id, row.status]).toEqual(['demo-prosecutor-1', 'demo-duty-lawyer-1', 'in_room']);
+    expect(server.registry.forBooking(next!)).toBeDefined();
+    expect(violations(server.schedule.store.site(row.date), server.schedule.store.rows(row.date).map(bookingOf))).toEqual([]);
+    expect(await ensureDemoLive(server.schedule, demoCast)).toBeNull();
   });
 });
