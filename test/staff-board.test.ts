@@ -150,4 +150,16 @@ describe('staff board', () => {
     await page.waitForFunction((d) => window.__pleaBoard?.date === d && window.__pleaBoard.loads > 0, DATE, { timeout: 20_000 });
     await page.context().close();
   });
+
+  it('signing in at /login with no page asked for lands each person on their own page: staff on the board, a clerk on the evidence page', async () => {
+    for (const [roles, landing] of [[['detention_staff'], '/staff'], [['evidence_clerk'], '/evidence'], [['prosecutor'], '/']] as const) {
+      const who = await makeUser(server, [...roles]);
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${server.url}/login`);
+      await signInThroughLoginPage(page, who);
+      expect(new URL(page.url()).pathname, roles.join()).toBe(landing);
+      await context.close();
+    }
+  });
 });

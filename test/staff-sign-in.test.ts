@@ -88,7 +88,7 @@ function ended(socket: TestSocket): Promise<string> {
   return new Promise((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
 }
 /** `p`, or 'still connected' after `ms`. */
-function within<T>(p: Promise<T>, ms = 5_000): Promise<T | 'still connected'> {
+function within<T>(p: Promise<T>, ms = 10_000): Promise<T | 'still connected'> {
   return Promise.race([p, new Promise<'still connected'>((r) => setTimeout(() => r('still connected'), ms))]);
 }
 
