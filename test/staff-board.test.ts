@@ -163,3 +163,31 @@ describe('staff board', () => {
     }
   });
 });
+
+describe('the booking drawer', () => {
+  it("shows the booking's guest links by state, never a join link or a secret, and revokes one", async () => {
+    const staff = await staffOf(server);
+    const prosecutor = await signIn(server, await makeUser(server, ['prosecutor'], { id: 'UI-P-G' }));
+    const made = await call<{ id: string }>(server.url, 'POST', '/api/bookings', bookingRequest({ date: DATE, requestedStart: 600, caseNumber: 'UI-G-1', detaineeId: 'UI-D-G', prosecutorId: 'UI-P-G', lawyerId: 'UI-L-G', roomId: 'plea-4' }), staff);
+    expect(made.status).toBe(201);
+    const issued = await prosecutor.call<{ link: { id: string }; url: string; code: string }>('POST', `/api/bookings/${made.body.id}/guest-links`, { role: 'defence_lawyer', guestName: '辩护律师 抽屉' });
+    expect(issued.status).toBe(201);
+    const page = await openBoard();
+    await page.locator(`[data-testid="booking-block"][data-id="${made.body.id}"]`).click();
+    const drawer = page.getByTestId('booking-drawer');
+    const row = drawer.locator(`[data-testid="guest-link-${issued.body.link.id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.getAttribute('data-state')).toBe('issued');
+    const text = (await drawer.textContent()) ?? '';
+    expect(text).toContain('辩护律师 抽屉');
+    expect(text).not.toContain(new URL(issued.body.url).hash.slice(1));
+    expect(await drawer.locator('input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value).filter((v) => /guest#|session\?token=/.test(v)))).toEqual([]);
+    // Staff issue none: the drawer offers no issuing.
+    expect(await drawer.getByTestId('guest-issue').count()).toBe(0);
+    await row.getByTestId('guest-link-revoke').click();
+    await page.locator('.el-message-box__btns .el-button--primary').click();
+    await waitFor('revoked', () => server.guestLinks.current(issued.body.link.id)?.state === 'revoked', 10_000, 100);
+    await page.waitForFunction((id) => document.querySelector(`[data-testid="guest-link-${id}"]`)?.getAttribute('data-state') === 'revoked', issued.body.link.id, { timeout: 10_000 });
+    await page.context().close();
+  });
+});
