@@ -36,18 +36,29 @@ export const beepFlash = {
  * beep-and-flash mode. A looped clip does not do here: each loop of a WebM with
  * Opus (pre-skip) shifts the sound against the picture by a few ms.
  */
-export function beepFlashLavfi(spec: BeepFlashSpec, textFile: string | null): string {
+export function beepFlashLavfi(spec: BeepFlashSpec, textFile: string | null, clockOffsetMs = 0): string {
   const width = spec.width ?? 1280;
   const height = spec.height ?? 720;
   const font = findFont();
   const flashS = beepFlash.flashFrames / beepFlash.fps;
+  // On whole seconds of the wall clock plus clockOffsetMs (the session clock):
+  // at its first frame (and first sample) each expression keeps the phase of
+  // its t=0 in the second (ld(0)), so the room flashes and beeps at the same
+  // instants as every other source aligned to that clock. Picture and sound
+  // take their phase within the same first read of the graph. The onset is
+  // rounded to the nearest frame (within 20 ms of the second), so the beep
+  // starts with the flash's first frame, not up to a frame before it.
+  const fps = beepFlash.fps;
+  const onset = `floor(mod(1-mod(time(0)+${(clockOffsetMs / 1000).toFixed(3)}-t\\,1)\\,1)*${fps}+0.5)/${fps}`;
+  const phase = `if(eq(ld(1)\\,0)\\,st(0\\,mod(1-${onset}\\,1))+st(1\\,1))`;
+  const inSecond = `mod(t+ld(0)\\,${beepFlash.periodS})`;
   const text = font && textFile
     ? `,drawtext=fontfile='${font}':textfile='${textFile}':fontsize=${Math.round(height / 10)}:fontcolor=white:x=(w-text_w)/2:y=h*0.35` +
       `,drawtext=fontfile='${font}':text='%{n}':fontsize=${Math.round(height / 14)}:fontcolor=0x80c0ff:x=(w-text_w)/2:y=h*0.6`
     : '';
-  const tone = `if(lt(mod(t\\,${beepFlash.periodS})\\,${beepFlash.beepS})\\,0.7*sin(2*PI*${beepFlash.beepHz}*t)\\,0)`;
+  const tone = `${phase};if(lt(${inSecond}\\,${beepFlash.beepS})\\,0.7*sin(2*PI*${beepFlash.beepHz}*t)\\,0)`;
   return (
-    `color=c=0x283038:s=${width}x${height}:r=${beepFlash.fps},format=yuv420p${text},drawbox=x=0:y=0:w=iw:h=ih:c=white:t=fill:enable='lt(mod(t\\,${beepFlash.periodS})\\,${flashS - 0.001})'[out0];` +
+    `color=c=0x283038:s=${width}x${height}:r=${beepFlash.fps},format=yuv420p${text},drawbox=x=0:y=0:w=iw:h=ih:c=white:t=fill:enable='${phase};lt(${inSecond}\\,${flashS - 0.001})'[out0];` +
     `aevalsrc='${tone}|${tone}':s=48000:c=stereo[out1]`
   );
 }

@@ -6,7 +6,10 @@
 // a fixed rate: the latest decoded frame of each inset (or a placeholder when
 // its party stalled or left) and the mixed audio (silence for a stalled party).
 // So the encoder never waits on a remote party: the room's picture never
-// freezes because an inset did. The encoder burns in the session clock's date
+// freezes because an inset did. The pipes run a fixed delay behind the room's
+// picture (remoteDelayMs: what the remote parties' pictures and sound take to
+// get here), so what happens at the same moment at the room and at a party
+// shows at the same moment in the evidence video. The encoder burns in the session clock's date
 // and time (pts + the session clock at the first frame), the case number and
 // the room, encodes H.264 + AAC and cuts self-contained MPEG-TS segments, each
 // reported when it closes.
@@ -51,6 +54,14 @@ export interface CompositorOptions {
   segmentSeconds: number;
   preset: 'ultrafast' | 'superfast' | 'veryfast';
   threads: number;
+  /**
+   * How much later than the room's own picture and sound a remote party's
+   * arrive here (capture, encoder, network, mediasoup, the player's decoder):
+   * the insets and their sound are clocked into the encoder this much after
+   * the room's picture of the same moment, so the parties line up in the
+   * evidence video (the encoder holds the room's side back to match).
+   */
+  remoteDelayMs?: { video: number; audio: number };
   children?: ChildReaper;
 }
 
@@ -70,6 +81,16 @@ export interface CompositorEvents {
 
 const SAMPLE_RATE = 48_000;
 const CHANNELS = 2;
+/** Ticks written to the pipes before the encoder starts: enough for it to open them. */
+const PRE_START_TICKS = 2;
+/**
+ * The remote parties' delay behind the room's own picture and sound, measured
+ * here (test/party-alignment.test.ts, 2026-12-02, this 2-core machine under
+ * load, parties on the same host): pictures 120 and 160 ms, sound 26 and
+ * 96 ms (the sound's mixing buffer holds 0–60 ms). A site whose parties are
+ * further away configures its own (the agent's evidence.remoteDelayMs).
+ */
+export const DEFAULT_REMOTE_DELAY_MS = { video: 140, audio: 60 } as const;
 
 /** A remote party's audio waiting to be mixed: a small FIFO with a prebuffer. */
 class AudioFifo {
@@ -137,8 +158,14 @@ export class EvidenceCompositor {
   private readonly placeholder: Buffer;
   private readonly frameBytes: number;
   private readonly samplesPerTick: number;
+  /** Ticks written to the inset pipes and to the sound pipe: tick k is pts k/fps on each. */
   private ticks = 0;
+  private audioTicks = 0;
   private t0 = 0;
+  /** When (performance.now) the room's pts 0 was captured, once known; the pipes are clocked from it. */
+  private mainStart: number | null = null;
+  /** Inset frames owed to a pipe that was too far behind to take them: written when it catches up, so its pts stay on time. */
+  private readonly owed: number[];
   private stopping = false;
   private stderrTail = '';
   private csvTail = '';
@@ -172,6 +199,7 @@ export class EvidenceCompositor {
     if (!Number.isInteger(SAMPLE_RATE / options.fps)) throw new Error(`fps ${options.fps} does not divide ${SAMPLE_RATE} Hz into whole samples per frame`);
     this.insets = options.slots.map(() => ({ frame: null, at: 0 }));
     this.insetFramesIn = options.slots.map(() => 0);
+    this.owed = options.slots.map(() => 0);
     this.frameBytes = (options.insetWidth * options.insetHeight * 3) / 2;
     this.placeholder = placeholderFrame(options.insetWidth, options.insetHeight);
     this.samplesPerTick = Math.round(SAMPLE_RATE / options.fps);
@@ -217,7 +245,9 @@ export class EvidenceCompositor {
     let fifo = this.audio.get(trackId);
     if (!fifo) {
       const bytesPerMs = (SAMPLE_RATE * CHANNELS * 2) / 1000;
-      fifo = new AudioFifo(Math.round(60 * bytesPerMs) & ~3, Math.round(250 * bytesPerMs) & ~3);
+      // Never more than 120 ms queued: after a stall refilled the prebuffer, a burst
+      // brings it back to 60 ms, so the party's sound keeps its place against the room's.
+      fifo = new AudioFifo(Math.round(60 * bytesPerMs) & ~3, Math.round(120 * bytesPerMs) & ~3);
       this.audio.set(trackId, fifo);
     }
     fifo.push(pcm, Date.now());
@@ -268,6 +298,8 @@ export class EvidenceCompositor {
     });
     this.t0 = performance.now();
     this.ticks = 0;
+    this.audioTicks = 0;
+    this.mainStart = null;
     this.tick();
   }
 
@@ -307,10 +339,9 @@ export class EvidenceCompositor {
     const fs = Math.round(o.height / 20);
     const filters: string[] = [];
     filters.push(`[0:v:0]fps=${o.fps},scale=${o.width}:${o.height}:force_original_aspect_ratio=decrease:flags=fast_bilinear,pad=${o.width}:${o.height}:(ow-iw)/2:(oh-ih)/2,format=yuv420p[m0]`);
-    const margin = 12;
+    const margin = INSET_MARGIN;
     o.slots.forEach((slot, i) => {
-      const x = o.width - o.insetWidth - margin;
-      const y = margin + i * (o.insetHeight + margin);
+      const { x, y } = insetRect(o, i);
       const labelFile = path.join(o.dir, `${o.prefix}.slot${i}.txt`);
       writeFileSync(labelFile, slot.label);
       filters.push(`[m${i}][${firstPipeInput + i}:v]overlay=x=${x}:y=${y}:eof_action=repeat:repeatlast=1,drawtext=${font}textfile='${labelFile}':fontsize=${Math.round(fs * 0.7)}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=4:x=${x + 4}:y=${y + o.insetHeight - Math.round(fs * 0.7) - 8}[m${i + 1}]`);
@@ -334,11 +365,20 @@ export class EvidenceCompositor {
     return args;
   }
 
-  /** ffmpeg starts transcoding now: pts 0 is now, in the session clock. */
+  /**
+   * ffmpeg starts transcoding now. A live source read with -re (lavfi, file)
+   * has its pts 0 now; the capture tap's stream began when it was attached,
+   * at spawn (its first packets, captured then), and ffmpeg only probed it
+   * until now. The burned-in clock and the pipes' clock follow that instant.
+   */
   private calibrate(): void {
     this.clockCalibrated = true;
-    this.clockAtStartMs = this.spawnClockMs + (performance.now() - this.t0);
+    const now = performance.now();
+    this.mainStart = this.options.main.kind === 'capture-tap' ? this.t0 : now;
+    this.clockAtStartMs = this.spawnClockMs + (this.mainStart - this.t0);
     this.writeClock(this.clockAtStartMs);
+    if (this.timer) clearTimeout(this.timer);
+    this.tick();
   }
 
   private writeClock(atMs: number): void {
@@ -363,29 +403,40 @@ export class EvidenceCompositor {
     }
   }
 
+  /**
+   * Clocks the pipes: inset tick k (pts k/fps) goes out when the room's
+   * picture of pts k/fps is remoteDelayMs.video old, the sound's likewise.
+   * Before the encoder has started only a few ticks go out (it needs them to
+   * open the pipes); what the pipes carried before the start is timed from the
+   * start like the rest (the encoder waits for the pipes, holding the room's
+   * side back). A late wake is caught up tick by tick, never skipped: a
+   * skipped tick would move every later inset frame a frame earlier.
+   */
   private tick(): void {
     if (!this.child) return;
     const now = performance.now();
     const period = 1000 / this.options.fps;
-    const due = Math.floor((now - this.t0) / period) + 1;
-    // Catch up after a late wake (GC, busy loop), so the pipes stay on real time.
+    const delay = this.options.remoteDelayMs ?? DEFAULT_REMOTE_DELAY_MS;
+    // Not started after 5 s: go on from spawn (as if it started then) rather than starve it.
+    const start = this.mainStart ?? (now - this.t0 > 5000 ? this.t0 : null);
+    const dueVideo = start === null ? PRE_START_TICKS : Math.floor((now - start - delay.video) / period) + 1;
+    const dueAudio = start === null ? PRE_START_TICKS : Math.floor((now - start - delay.audio) / period) + 1;
     let n = 0;
-    while (this.ticks < due && n++ < 25) this.emitTick();
-    if (this.ticks < due) this.ticks = due; // far behind: skip rather than flood
-    const next = this.t0 + this.ticks * period;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
-  }
-
-  private emitTick(): void {
-    const began = performance.now();
-    try {
-      this.writeTick();
-    } finally {
-      this.clockMs += performance.now() - began;
+    while ((this.ticks < dueVideo || this.audioTicks < dueAudio) && n++ < 25) {
+      const began = performance.now();
+      try {
+        if (this.ticks < dueVideo) this.writeInsets();
+        if (this.audioTicks < dueAudio) this.writeSound();
+      } finally {
+        this.clockMs += performance.now() - began;
+      }
     }
+    const behind = this.ticks < dueVideo || this.audioTicks < dueAudio;
+    const next = start === null ? now + period : Math.min(start + delay.video + this.ticks * period, start + delay.audio + this.audioTicks * period);
+    this.timer = setTimeout(() => this.tick(), behind ? 0 : Math.max(1, next - performance.now()));
   }
 
-  private writeTick(): void {
+  private writeInsets(): void {
     this.ticks++;
     const pipes = this.pipes();
     const now = Date.now();
@@ -394,12 +445,22 @@ export class EvidenceCompositor {
       if (!fresh) this.stalledInsetTicks++;
       const p = pipes[i];
       if (!p || p.destroyed) return;
-      if (p.writableLength > this.frameBytes * 8) {
+      const frame = fresh ? s.frame! : this.placeholder;
+      if (p.writableLength > this.frameBytes * this.options.fps * 2) {
+        // The encoder is far behind (starved of CPU): owe the frame rather than queue without bound.
         this.overruns++;
+        this.owed[i]!++;
         return;
       }
-      p.write(fresh ? s.frame! : this.placeholder);
+      // Owed frames repeat the current one: the pipe's frame count (its pts) stays on the clock.
+      for (; this.owed[i]! > 0 && p.writableLength < this.frameBytes * 4; this.owed[i]!--) p.write(frame);
+      p.write(frame);
     });
+  }
+
+  private writeSound(): void {
+    this.audioTicks++;
+    const pipes = this.pipes();
     const mix = new Int32Array(this.samplesPerTick * CHANNELS);
     for (const fifo of this.audio.values()) fifo.mixInto(mix);
     const pcm = Buffer.allocUnsafe(mix.length * 2);
@@ -445,6 +506,13 @@ export class EvidenceCompositor {
   get isStopping(): boolean {
     return this.stopping;
   }
+}
+
+const INSET_MARGIN = 12;
+
+/** Where a slot's inset sits in the picture (pixels): down the right-hand side. */
+export function insetRect(o: Pick<CompositorOptions, 'width' | 'insetWidth' | 'insetHeight'>, slot: number): { x: number; y: number; w: number; h: number } {
+  return { x: o.width - o.insetWidth - INSET_MARGIN, y: INSET_MARGIN + slot * (o.insetHeight + INSET_MARGIN), w: o.insetWidth, h: o.insetHeight };
 }
 
 /** A dark blue frame with a lighter band: "no picture from this party". */

@@ -48,6 +48,14 @@ const slotLabels: Array<{ role: PartyRole; label: string }> = [
   { role: 'guest', label: '来宾 Guest' },
 ];
 
+/** The evidence video's layout: inset size and which party's inset is in which slot. */
+export const evidenceLayout = {
+  fps: FPS,
+  insetWidth: INSET_W,
+  insetHeight: INSET_H,
+  slotOf: (role: PartyRole): number => slotLabels.findIndex((s) => s.role === role),
+} as const;
+
 /** The player's second output for an inset: decoded, scaled and padded frames, raw yuv420p. */
 export function insetTapArgs(width = INSET_W, height = INSET_H): string[] {
   return [
@@ -57,8 +65,13 @@ export function insetTapArgs(width = INSET_W, height = INSET_H): string[] {
   ];
 }
 
-/** The player's second output for sound: PCM s16le, 48 kHz, stereo. */
-export const audioTapArgs = (): string[] => ['-map', '0:a:0', '-ar', '48000', '-ac', '2', '-f', 's16le', 'pipe:3'];
+/**
+ * The player's second output for sound: PCM s16le, 48 kHz, stereo, each
+ * decoded packet written at once (ffmpeg would otherwise hold 32 KiB, 170 ms
+ * of sound, in its output buffer: the party's sound would come in bursts and
+ * its delay in the evidence video wander by as much).
+ */
+export const audioTapArgs = (): string[] => ['-map', '0:a:0', '-ar', '48000', '-ac', '2', '-f', 's16le', '-flush_packets', '1', 'pipe:3'];
 
 /** Cuts a byte stream into whole frames of `frameBytes`. */
 export function frameSplitter(frameBytes: number, onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
@@ -137,7 +150,7 @@ export class EvidenceRecorder {
     if (capture.kind === 'beep-flash') {
       const nameFile = path.join(dir, `${runId}.room.txt`);
       writeFileSync(nameFile, brief.roomName);
-      main = { kind: 'lavfi', graph: beepFlashLavfi({ roomId: o.roomId, roomName: brief.roomName }, nameFile) };
+      main = { kind: 'lavfi', graph: beepFlashLavfi({ roomId: o.roomId, roomName: brief.roomName }, nameFile, offsetMs) };
     } else if (capture.kind === 'synthetic') main = { kind: 'file', path: capture.clip, loop: true };
     else main = { kind: 'capture-tap' };
     let tapInput: Writable | null = null;
