@@ -47,7 +47,9 @@ export function beepFlashLavfi(spec: BeepFlashSpec, textFile: string | null, clo
   // instants as every other source aligned to that clock. Picture and sound
   // take their phase within the same first read of the graph. The onset is
   // rounded to the nearest frame (within 20 ms of the second), so the beep
-  // starts with the flash's first frame, not up to a frame before it.
+  // starts with the flash's first frame, not up to a frame before it. The
+  // picture's test is half a frame early: its first frame falls on the second
+  // exactly, where rounding (0.9999…) must not push the flash a frame later.
   const fps = beepFlash.fps;
   const onset = `floor(mod(1-mod(time(0)+${(clockOffsetMs / 1000).toFixed(3)}-t\\,1)\\,1)*${fps}+0.5)/${fps}`;
   const phase = `if(eq(ld(1)\\,0)\\,st(0\\,mod(1-${onset}\\,1))+st(1\\,1))`;
@@ -58,7 +60,7 @@ export function beepFlashLavfi(spec: BeepFlashSpec, textFile: string | null, clo
     : '';
   const tone = `${phase};if(lt(${inSecond}\\,${beepFlash.beepS})\\,0.7*sin(2*PI*${beepFlash.beepHz}*t)\\,0)`;
   return (
-    `color=c=0x283038:s=${width}x${height}:r=${beepFlash.fps},format=yuv420p${text},drawbox=x=0:y=0:w=iw:h=ih:c=white:t=fill:enable='${phase};lt(${inSecond}\\,${flashS - 0.001})'[out0];` +
+    `color=c=0x283038:s=${width}x${height}:r=${beepFlash.fps},format=yuv420p${text},drawbox=x=0:y=0:w=iw:h=ih:c=white:t=fill:enable='${phase};lt(mod(t+ld(0)+${0.5 / fps}\\,${beepFlash.periodS})\\,${flashS})'[out0];` +
     `aevalsrc='${tone}|${tone}':s=48000:c=stereo[out1]`
   );
 }

@@ -5,12 +5,16 @@
 //    segments, a prosecutor joins from headless Chromium, and the other rooms
 //    are live meanwhile (synthetic agents in their standing sessions). From the
 //    booking's end to its disc image being ready: readyAfterEndS. The room
-//    agent's encoder CPU over the session: compositeCpuPercent.
+//    agent's encoder CPU over the session: compositeCpuPercent. The prosecutor
+//    and the lawyer (headless Chromium) flash and beep on whole seconds like
+//    the room: each party's offset against the room in the evidence video,
+//    partyAlignmentMs.
 // 2. On the same disk, the same bytes: a plain copy (cp) beside the disc image
 //    build (xorriso, hashed as written) and its verification (bsdtar stream).
 // The image and the evidence video are kept (imagePath, videoPath).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +32,10 @@ import { measureCompositeLoad } from './bench/composite-load.js';
 import { measureRecordLoad } from './bench/record-load.js';
 import { staffMember } from '../test/helpers/staff.js';
 import { benchPerson } from './lib/bench-people.js';
+import { flashSourceBrowserArgs, useFlashSource } from '../test/helpers/flash-party.js';
+import { insetRegion } from '../test/helpers/evidence-layout.js';
+import { analyseAlignment, type AlignmentStat } from '../recordings/sync-analyser.js';
+import { evidenceLayout } from '../room-agent/evidence/evidence-recorder.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,7 +64,14 @@ const runDir = path.join(repoRoot, '.tmp', 'bench-evidence', stamp);
 const dataDir = path.join(runDir, 'data');
 mkdirSync(dataDir, { recursive: true });
 
-async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent: number | null; imagePath: string; videoPath: string; rooms: number; segments: number; imageBytes: number }> {
+/** The booking's remote parties: each flashes and beeps on whole seconds (its own pitch), like the room. */
+const remoteParties = [
+  { party: 'prosecutor' as const, id: 'pros-9001', role: 'prosecutor' as const, beepHz: 2500 },
+  { party: 'lawyer' as const, id: 'law-9001', role: 'defence_lawyer' as const, beepHz: 4000 },
+];
+type PartyAlignmentMs = Record<string, { picture: AlignmentStat | null; sound: AlignmentStat | null }>;
+
+async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent: number | null; imagePath: string; videoPath: string; rooms: number; segments: number; imageBytes: number; partyAlignmentMs: PartyAlignmentMs }> {
   const base = loadConfig({ env: {} });
   const allDay = ['00:00-24:00'];
   const rooms = base.site.rooms.slice(0, roomCount);
@@ -86,7 +101,7 @@ async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent:
     return j;
   };
   const others = rooms.filter((r) => r.id !== ROOM).map((r) => syntheticRoomAgent({ port: server.port, config: server.config, secrets: server.secrets }, r.id, { workDir: path.join(dataDir, 'agents') }));
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(flashSourceBrowserArgs);
   let agent: RoomAgent | null = null;
   try {
     for (const a of others) a.start();
@@ -108,13 +123,18 @@ async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent:
     });
     agent.start();
     const compositor = await until('the evidence video rendering', () => agent?.evidence?.current, 60_000);
-    // The booked prosecutor joins by account.
-    const cookie = await benchPerson(server, 'pros-9001', ['prosecutor']);
-    const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
-    const at = cookie.indexOf('=');
-    await context.addCookies([{ name: cookie.slice(0, at), value: cookie.slice(at + 1), url: server.url }]);
-    const page = await context.newPage();
-    await page.goto(`${server.url}/session?booking=${bookingId}`);
+    // The booked prosecutor and lawyer join by account.
+    const contexts = [];
+    for (const p of remoteParties) {
+      const cookie = await benchPerson(server, p.id, [p.role]);
+      const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+      const at = cookie.indexOf('=');
+      await context.addCookies([{ name: cookie.slice(0, at), value: cookie.slice(at + 1), url: server.url }]);
+      await useFlashSource(context, { clockOffsetMs: 0, beepHz: p.beepHz });
+      const page = await context.newPage();
+      await page.goto(`${server.url}/session?booking=${bookingId}`);
+      contexts.push(context);
+    }
     const cpu0 = compositor.cpuSeconds();
     const t0 = performance.now();
     say(`session of booking ${bookingId} running for ${seconds} s`);
@@ -122,7 +142,7 @@ async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent:
     const cpu1 = compositor.cpuSeconds();
     const wall = (performance.now() - t0) / 1000;
     const compositeCpuPercent = cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / wall) * 1000) / 10 : null;
-    await context.close();
+    for (const c of contexts) await c.close();
 
     // The session ends; the clock of readiness starts.
     const tEnd = performance.now();
@@ -133,9 +153,14 @@ async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent:
     const discs = await server.evidence.runBuild(bookingId, 'bench', config.evidence.medium, (step, f) => say(`build ${step} ${(f * 100).toFixed(0)}%`));
     const readyAfterEndS = Math.round(((performance.now() - tEnd) / 1000) * 10) / 10;
     const video = server.evidence.evidenceVideo(bookingId) ?? '';
+    // Every party against the room in the evidence video, second by second (from when it shows).
+    say('party alignment in the evidence video');
+    const alignment = await analyseAlignment(video, { ffmpegPath: ffmpeg, parties: remoteParties.map((p) => ({ party: p.party, region: insetRegion(evidenceLayout.slotOf(p.party)), beepHz: p.beepHz })) });
+    const partyAlignmentMs: PartyAlignmentMs = {};
+    for (const p of alignment.parties) partyAlignmentMs[p.party] = { picture: p.video.stat, sound: p.audio?.stat ?? null };
     return {
       readyAfterEndS, compositeCpuPercent, imagePath: discs[0]!.imagePath, videoPath: video, rooms: rooms.length,
-      segments: server.recordings.segments(bookingId).length, imageBytes: discs[0]!.bytes,
+      segments: server.recordings.segments(bookingId).length, imageBytes: discs[0]!.bytes, partyAlignmentMs,
     };
   } finally {
     await agent?.stop().catch(() => undefined);
@@ -218,6 +243,9 @@ const result = {
   lostPackets: record.lostPackets,
   isoMiBps: tp.isoMiBps, cpMiBps: tp.cpMiBps, isoToCp: Math.round((tp.isoMiBps / tp.cpMiBps) * 100) / 100, isoMethod: tp.isoMethod, imageHashMiBps: tp.imageHashMiBps, verifyMiBps: tp.verifyMiBps, throughputMiB: Math.round(tp.bytes / 2 ** 20),
   segments: s.segments, imageBytes: s.imageBytes, imagePath: s.imagePath, videoPath: s.videoPath,
+  // Offset of each remote party against the room in the evidence video (ms, + = party late): median, worst, seconds paired.
+  partyAlignmentMs: s.partyAlignmentMs,
+  loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
 };
 console.log(json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
 process.exit(0);

@@ -18,7 +18,9 @@ import { startTestServer, waitFor } from './helpers/server.js';
 import { bookingRequest, call } from './helpers/http.js';
 import { freeTcpPort } from './helpers/agent.js';
 import { launchBrowser, openSessionPage } from './helpers/browser.js';
-import { useFlashSource } from './helpers/flash-party.js';
+import { flashSourceBrowserArgs, useFlashSource } from './helpers/flash-party.js';
+import { makeUser, signIn } from './helpers/accounts.js';
+import { staffOf } from './helpers/staff.js';
 import { SiteClock } from '../server/schedule/site-clock.js';
 import { loadConfig } from '../server/config.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
@@ -46,9 +48,10 @@ const offsetMs = new SiteClock(timeZone).toEpochMs(today, 10 * 60) - Date.now();
 const clock = new SiteClock(timeZone, () => Date.now() + offsetMs);
 const ffmpeg = findFfmpeg(base.ffmpegPath).path;
 
+// The booking's prosecutor and defence lawyer (bookingRequest's), each at its own pitch.
 const parties = [
-  { role: 'prosecutor' as const, beepHz: 2500 },
-  { role: 'lawyer' as const, beepHz: 4000 },
+  { role: 'prosecutor' as const, accountRole: 'prosecutor' as const, id: 'pros-001', beepHz: 2500 },
+  { role: 'lawyer' as const, accountRole: 'defence_lawyer' as const, id: 'law-001', beepHz: 4000 },
 ];
 
 
@@ -76,8 +79,7 @@ function misalignments(report: AlignmentReport, seconds: number): string[] {
 beforeAll(async () => {
   const port = await freeTcpPort();
   server = await startTestServer({ dataDir, port, standingSessions: false, overrides, clock });
-  // Two pages at once: neither may have its timers throttled as a background window.
-  browser = await launchBrowser(['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows']);
+  browser = await launchBrowser(flashSourceBrowserArgs);
 });
 afterAll(async () => {
   for (const p of pages) await p.context().close().catch(() => undefined);
@@ -89,7 +91,7 @@ afterAll(async () => {
 
 describe('parties aligned with each other in the evidence video', () => {
   it('shows the room, the prosecutor and the lawyer flashing within 100 ms of each other, and the clock on the picture', async () => {
-    const key = server.secrets.staffKeys['staff'];
+    const key = await staffOf(server);
     const now = clock.local();
     const created = await call(server.url, 'POST', '/api/bookings', bookingRequest({ date: now.date, requestedStart: Math.ceil((now.minute + 10) / 5) * 5, roomId: ROOM }), key);
     expect(created.status).toBe(201);
@@ -115,8 +117,8 @@ describe('parties aligned with each other in the evidence video', () => {
     const compositor = await waitFor('evidence video rendering', () => agent?.evidence?.current, 120_000);
     await waitFor('encoder started', () => compositor.clockCalibrated, 30_000);
     for (const p of parties) {
-      const t = server.tokens.issue({ roomId: ROOM, role: p.role, bookingId, nbf: Date.now() - 1000, exp: Date.now() + 600_000 });
-      pages.push(await openSessionPage(browser, `${server.url}/session?token=${t}`, (ctx) => useFlashSource(ctx, { clockOffsetMs: 0, beepHz: p.beepHz })));
+      const person = await signIn(server, await makeUser(server, [p.accountRole], { id: p.id }));
+      pages.push(await openSessionPage(browser, `${server.url}/session?booking=${bookingId}`, person.cookie, (ctx) => useFlashSource(ctx, { clockOffsetMs: 0, beepHz: p.beepHz })));
     }
     for (const p of parties) {
       const slot = evidenceLayout.slotOf(p.role);

@@ -147,7 +147,10 @@ class AudioFifo {
 /** Latest frame of an inset, by arrival. */
 interface InsetState {
   frame: Buffer | null;
+  /** performance.now() at arrival. */
   at: number;
+  /** The last half second of frames, by arrival: a tick written late takes the frame of its own time, not a newer one. */
+  recent: Array<{ frame: Buffer; at: number }>;
 }
 
 export class EvidenceCompositor {
@@ -197,7 +200,7 @@ export class EvidenceCompositor {
 
   constructor(private readonly options: CompositorOptions, private readonly events: CompositorEvents) {
     if (!Number.isInteger(SAMPLE_RATE / options.fps)) throw new Error(`fps ${options.fps} does not divide ${SAMPLE_RATE} Hz into whole samples per frame`);
-    this.insets = options.slots.map(() => ({ frame: null, at: 0 }));
+    this.insets = options.slots.map(() => ({ frame: null, at: 0, recent: [] }));
     this.insetFramesIn = options.slots.map(() => 0);
     this.owed = options.slots.map(() => 0);
     this.frameBytes = (options.insetWidth * options.insetHeight * 3) / 2;
@@ -230,14 +233,19 @@ export class EvidenceCompositor {
     const s = this.insets[slot];
     if (!s || frame.length !== this.frameBytes) return;
     s.frame = frame;
-    s.at = Date.now();
+    s.at = performance.now();
+    s.recent.push({ frame, at: s.at });
+    if (s.recent.length > 16) s.recent.shift();
     this.insetFramesIn[slot]!++;
   }
 
   /** The slot's party left: show the placeholder at once. */
   clearInset(slot: number): void {
     const s = this.insets[slot];
-    if (s) s.frame = null;
+    if (s) {
+      s.frame = null;
+      s.recent = [];
+    }
   }
 
   /** Decoded remote audio (s16le, 48 kHz, stereo) of one track. */
@@ -425,7 +433,7 @@ export class EvidenceCompositor {
     while ((this.ticks < dueVideo || this.audioTicks < dueAudio) && n++ < 25) {
       const began = performance.now();
       try {
-        if (this.ticks < dueVideo) this.writeInsets();
+        if (this.ticks < dueVideo) this.writeInsets(start === null ? now : start + delay.video + this.ticks * period);
         if (this.audioTicks < dueAudio) this.writeSound();
       } finally {
         this.clockMs += performance.now() - began;
@@ -436,16 +444,20 @@ export class EvidenceCompositor {
     this.timer = setTimeout(() => this.tick(), behind ? 0 : Math.max(1, next - performance.now()));
   }
 
-  private writeInsets(): void {
+  /** One tick of every inset: the frame each party's player had delivered by `dueAt` (performance.now). */
+  private writeInsets(dueAt: number): void {
     this.ticks++;
     const pipes = this.pipes();
-    const now = Date.now();
     this.insets.forEach((s, i) => {
-      const fresh = s.frame && now - s.at < 1500;
+      // Written late (a stalled event loop catching up): the frame of the tick's own time.
+      let pick: { frame: Buffer; at: number } | null = null;
+      for (const r of s.recent) if (r.at <= dueAt) pick = r;
+      const shown = pick ?? (s.frame ? { frame: s.frame, at: s.at } : null);
+      const fresh = shown && dueAt - shown.at < 1500;
       if (!fresh) this.stalledInsetTicks++;
       const p = pipes[i];
       if (!p || p.destroyed) return;
-      const frame = fresh ? s.frame! : this.placeholder;
+      const frame = fresh ? shown.frame : this.placeholder;
       if (p.writableLength > this.frameBytes * this.options.fps * 2) {
         // The encoder is far behind (starved of CPU): owe the frame rather than queue without bound.
         this.overruns++;

@@ -16,6 +16,9 @@ export interface FlashSourceSpec {
   lateMs?: number;
 }
 
+/** Chromium options for several flashing pages at once: none may have its timers throttled as a background window. */
+export const flashSourceBrowserArgs = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
+
 interface PageSpec extends FlashSourceSpec {
   fps: number;
   flashMs: number;
