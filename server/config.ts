@@ -212,7 +212,6 @@ const envOverrides: Array<[string, string, 'string' | 'int' | 'bool']> = [
   ['PLEA_LOG_LEVEL', 'logLevel', 'string'],
   ['PLEA_JOIN_SECRET', 'access.joinSecret', 'string'],
   ['PLEA_SYNTHETIC_AGENTS', 'demo.syntheticAgents', 'bool'],
-  ['PLEA_STANDING_SESSIONS', 'demo.standingSessions', 'bool'],
   ['PLEA_EVIDENCE_MEDIUM', 'evidence.medium', 'string'],
   ['CHROMIUM_PATH', 'evidence.chromiumPath', 'string'],
 ];

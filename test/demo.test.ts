@@ -82,6 +82,8 @@ describe('demo mode is off in production', () => {
     expect(demoConfig.http.host).toBe('127.0.0.1');
     expect(demoConfig.media.listenIp).toBe('127.0.0.1');
     expect(loadConfig({ env: { PLEA_HOST: '0.0.0.0' }, demo: true }).http.host).toBe('0.0.0.0');
+    // No environment switch turns standing sessions on.
+    expect(loadConfig({ env: { PLEA_STANDING_SESSIONS: '1' } }).demo.standingSessions).toBe(false);
   });
 
   it('has no route handing out join links to standing sessions', async () => {
