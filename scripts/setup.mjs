@@ -12,7 +12,7 @@
 //   5. The web front end (vite build), when its sources are newer than the build.
 // Each step is skipped when already done. Pass --no-browser to skip Chromium.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, workerBinPath } from './lib/worker-cache.mjs';
 
@@ -78,6 +78,12 @@ function npmPackages() {
   const marker = path.join(repoRoot, 'node_modules', '.package-lock.json');
   const lock = path.join(repoRoot, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  // A node_modules that is a link belongs to another checkout (a git worktree
+  // sharing one install): npm ci would empty that checkout's install through it.
+  if (lstatSync(path.join(repoRoot, 'node_modules'), { throwIfNoEntry: false })?.isSymbolicLink()) {
+    log('node_modules is a link to another checkout\'s install: not reinstalling it from here (run set-up in that checkout)');
+    return;
+  }
   log('installing npm packages (npm ci)');
   // mediasoup's postinstall is denied in package.json (allowScripts); for npm
   // versions without allowScripts, MEDIASOUP_WORKER_BIN makes it skip itself.

@@ -126,7 +126,7 @@ describe('recording of a three-way session', () => {
     expect(Math.abs(ms(crash[0]!.startedAt) - killedAt)).toBeLessThan(1500);
     expect(ms(crash[0]!.endedAt)).toBeGreaterThan(ms(crash[0]!.startedAt));
     expect(ms(crash[0]!.endedAt)).toBeLessThanOrEqual(resumedSeen + 500);
-    expect(ms(crash[0]!.endedAt) - ms(crash[0]!.startedAt)).toBeLessThan(5000);
+    expect(ms(crash[0]!.endedAt) - ms(crash[0]!.startedAt)).toBeLessThan(15_000); // "restarted within seconds"; the restart time itself is bench:record's
     const prosecutorAudioS = trackSeconds(server, segments, 'prosecutor.audio');
     // A crash loses at most the segment being written, besides the gap itself.
     expect(prosecutorAudioS).toBeGreaterThan(sessionS - SEGMENT_S - (ms(crash[0]!.endedAt) - ms(crash[0]!.startedAt)) / 1000 - 0.5);

@@ -22,12 +22,20 @@ export async function staffMember(server: Host, over: { username?: string; displ
 }
 
 const theStaff = new WeakMap<object, Promise<SignedIn>>();
+/** The account made for the first server of a data directory: a restarted server on it signs the same person in again. */
+let made: TestUser | null = null;
 
 /** The one member of staff a test file acts as on this server (made and signed in at first use). */
 export function staffOf(server: Host): Promise<SignedIn> {
   let s = theStaff.get(server);
   if (!s) {
-    s = staffMember(server, { username: 'staff-zhao', displayName: '赵看守' });
+    const existing = server.accounts.store.userByName('staff-zhao');
+    s = existing && made && existing.id === made.id
+      ? signIn(server, made)
+      : makeUser(server, ['detention_staff'], { username: 'staff-zhao', displayName: '赵看守', ...(existing ? { id: `${existing.id}-again`, username: `staff-zhao-${Date.now()}` } : {}) }).then((u) => {
+          made = u;
+          return signIn(server, u);
+        });
     theStaff.set(server, s);
   }
   return s;
