@@ -51,6 +51,8 @@ export interface RoomAgent {
   nameEn: string;
   hasCredential: boolean;
   online: boolean;
+  /** The addresses (IPs or CIDRs) its credential is bound to; empty: not bound. */
+  addresses: string[];
 }
 
 export interface Department {
@@ -187,6 +189,11 @@ export class AdminClient {
   /** The new credential is in this reply only; the old one stops working and the live agent is dropped. */
   async rotateAgent(roomId: string): Promise<string> {
     return (await this.call<{ credential: string }>('POST', `/api/rooms/${enc(roomId)}/agent-credential`)).credential;
+  }
+
+  /** Binds the room's agent credential to these addresses (empty: unbound); a live agent from elsewhere is dropped. */
+  async bindAgent(roomId: string, addresses: string[]): Promise<string[]> {
+    return (await this.call<{ addresses: string[] }>('PUT', `/api/rooms/${enc(roomId)}/agent-address`, { addresses })).addresses;
   }
 
   async revokeAgent(roomId: string): Promise<void> {

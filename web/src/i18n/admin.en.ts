@@ -74,6 +74,13 @@ const adminEn: AdminMessages = {
       revoke: 'Revoke',
       confirmRotate: 'Rotate the agent credential of {room}? The old one stops working at once and the live agent is disconnected until it is given the new one.',
       confirmRevoke: 'Revoke the agent credential of {room}? Its agent cannot connect until the credential is rotated.',
+      addresses: 'Bound to',
+      anyAddress: 'any address',
+      bind: 'Addresses…',
+      bindTitle: 'Bind the credential to the room PC',
+      bindPrompt: 'The addresses (IPs or CIDR ranges, separated by commas) the agent of {room} may connect from. Empty: any address. A live agent from another address is disconnected.',
+      bound: 'The credential of {room} is bound to these addresses',
+      unbound: 'The credential of {room} is no longer bound to an address',
     },
     departments: {
       hint: 'A department head may let a prosecutor of the department join its other prosecutors’ bookings; when the head changes, the former head’s allowances lapse.',

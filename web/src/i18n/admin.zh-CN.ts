@@ -73,6 +73,13 @@ const adminZhCN = {
       revoke: '吊销',
       confirmRotate: '为 {room} 更换终端凭证？旧凭证立即失效，在线的终端将断开，需使用新凭证重新配置。',
       confirmRevoke: '吊销 {room} 的终端凭证？该房间终端将无法连接，直到再次更换凭证。',
+      addresses: '绑定地址',
+      anyAddress: '任意地址',
+      bind: '绑定地址…',
+      bindTitle: '将凭证绑定到房间电脑',
+      bindPrompt: '{room} 的终端可从这些地址连接（IP 或 CIDR 网段，以逗号分隔）。留空表示任意地址。从其他地址连接的在线终端将被断开。',
+      bound: '{room} 的凭证已绑定到这些地址',
+      unbound: '{room} 的凭证已不再绑定地址',
     },
     departments: {
       hint: '部门负责人可授权本部门检察官代为加入本部门其他检察官的预约会话；更换负责人后，原负责人的授权失效。',
