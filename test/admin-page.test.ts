@@ -185,6 +185,27 @@ describe('administrator page', () => {
     expect(actions).toEqual(['agent.credential_rotated', 'agent.credential_revoked']);
   });
 
+  it('binds a room agent credential to the room PC\'s addresses in a dialog (refused from elsewhere), and unbinds it', async () => {
+    const credential = server.agentCredentials.rotate(ROOM, 'user:test');
+    await page.reload();
+    await page.locator('.el-tabs__item', { hasText: '房间终端凭证' }).click();
+    await page.getByTestId(`agent-bind-${ROOM}`).click();
+    const input = page.locator('.el-message-box input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill('192.0.2.15, 192.0.2.0/28');
+    await confirmBox(page);
+    await page.getByTestId(`agent-addresses-${ROOM}`).filter({ hasText: '192.0.2.15, 192.0.2.0/28' }).waitFor({ timeout: 10_000 });
+    expect(server.agentCredentials.addresses(ROOM)).toEqual(['192.0.2.15', '192.0.2.0/28']);
+    await expect(connect(server.url, { kind: 'agent', roomId: ROOM, credential })).rejects.toThrow(/bound to other addresses/);
+    await page.getByTestId(`agent-bind-${ROOM}`).click();
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill('');
+    await confirmBox(page);
+    await page.getByTestId(`agent-addresses-${ROOM}`).filter({ hasText: '任意地址' }).waitFor({ timeout: 10_000 });
+    expect(server.agentCredentials.addresses(ROOM)).toEqual([]);
+    (await connect(server.url, { kind: 'agent', roomId: ROOM, credential })).close();
+  });
+
   it('appoints a department head (only a prosecutor of that department is offered) and removes them', async () => {
     server.accounts.store.addOrganisation({ id: 'dept-9', name: '第九检察部', nameEn: 'Ninth department', kind: 'department', parentId: 'site' }, 'test');
     await makeUser(server, ['prosecutor'], { id: 'P-NINE', organisationId: 'dept-9', displayName: '检察官 九号' });
