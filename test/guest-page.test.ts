@@ -117,3 +117,25 @@ describe('the guest page and the session page of a guest', () => {
     expect(await guestPage.locator('[data-testid="session-result"]').textContent()).toContain('来宾链接已被撤销');
   }, 30_000);
 });
+
+describe("the prosecutor's guest links on the home page", () => {
+  it("issues a link from 'my sessions': the link and the code are shown once, and they redeem", async () => {
+    const page = await device();
+    const at = prosecutor.cookie.indexOf('=');
+    await page.context().addCookies([{ name: prosecutor.cookie.slice(0, at), value: prosecutor.cookie.slice(at + 1), url: server.url }]);
+    await page.goto(`${server.url}/`);
+    await page.getByTestId('my-sessions').getByTestId('open-guest-links').first().click();
+    await page.locator('input[data-testid="guest-issue-name"]').fill('辩护律师 首页');
+    await page.getByTestId('guest-issue').click();
+    const url = await page.locator('input[data-testid="guest-issued-url"]').inputValue({ timeout: 10_000 });
+    const code = ((await page.getByTestId('guest-issued-code').textContent()) ?? '').trim();
+    expect(url).toMatch(/\/guest#[A-Za-z0-9_-]{43}$/);
+    expect(code).toMatch(/^\d{6}$/);
+    const row = server.db.prepare("SELECT booking_id, issued_by FROM guest_links WHERE guest_name = '辩护律师 首页'").get() as { booking_id: string; issued_by: string };
+    expect(row).toEqual({ booking_id: bookingId, issued_by: `user:${prosecutor.user.username}` });
+    // The link lists as issued, and what was shown redeems.
+    await page.locator('[data-testid^="guest-link-"][data-state="issued"]').first().waitFor({ timeout: 10_000 });
+    const res = await fetch(`${server.url}/api/guest/redeem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secret: new URL(url).hash.slice(1), code }) });
+    expect(res.status).toBe(200);
+  }, 60_000);
+});
