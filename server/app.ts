@@ -196,6 +196,7 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   // Signing out (here or everywhere) or an account change ends that person's live sockets at once.
   accounts.onPersonChanged((userId) => signalling.recheckPeople(userId));
   const schedule = new ScheduleService(new ScheduleStore(db, audit, config), config, registry, componentLogger(log, 'schedule'), options.clock);
+  accounts.namedOnOpenBooking = (personId) => schedule.store.namesPersonOnOpenBooking(personId);
   // On the site's clock, as the join rules that ask it.
   const departments = new DepartmentAllowances(db, accounts.store, audit, () => new Date(schedule.clock.nowMs()));
   const joinRules = new JoinRules(schedule, config, departments);

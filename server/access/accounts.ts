@@ -75,6 +75,8 @@ export function temporaryPassword(): string {
 
 export class Accounts {
   readonly store: AccountStore;
+  /** Whether an open booking names this person id (set by the server once the schedule exists). */
+  namedOnOpenBooking: (personId: string) => boolean;
   /** Address → times of recent failed logins (a Map: addresses are outside strings). */
   private readonly failuresByAddress = new Map<string, number[]>();
   private readonly personListeners: Array<(userId: string) => void> = [];
@@ -88,6 +90,7 @@ export class Accounts {
     private readonly now: () => Date = () => new Date()
   ) {
     this.store = store;
+    this.namedOnOpenBooking = () => false;
   }
 
   static view(u: UserRecord, now = new Date()): UserView {
@@ -266,6 +269,14 @@ export class Accounts {
     if (this.store.userByName(input.username)) throw new DomainError(409, 'conflict', `the username ${input.username} is taken`);
     const id = input.id ?? randomUUID();
     if (this.store.user(id)) throw new DomainError(409, 'conflict', `the user id ${id} is taken`);
+    // Bookings name people by id: a new account with the id of someone already
+    // booked (a defence lawyer without an account, who joins by guest link)
+    // would take that person's right to join. Such an id is refused; the
+    // account is made first and booked under its id.
+    if (input.id !== undefined && this.namedOnOpenBooking(id)) {
+      this.store.auditOnly(actor, 'user.create_refused', `user:${id}`, { username: input.username, reason: 'id_on_bookings' });
+      throw new DomainError(409, 'id_on_bookings', `bookings already name ${id} (who joins by guest link): give the new account another id`);
+    }
     const temp = input.password === undefined ? temporaryPassword() : null;
     const password = input.password ?? (temp as string);
     if (input.password !== undefined) {

@@ -182,6 +182,13 @@ export class ScheduleStore {
       .all(q.from, q.to, ...ids, q.lawyerId ?? '') as BookingRow[];
   }
 
+  /** Whether a booking that may still be held names `personId` as its prosecutor or lawyer. */
+  namesPersonOnOpenBooking(personId: string): boolean {
+    return this.db
+      .prepare("SELECT 1 FROM bookings WHERE (prosecutor_id = ? OR lawyer_id = ?) AND status IN ('scheduled', 'escorting', 'in_room', 'in_session', 'displaced') LIMIT 1")
+      .get(personId, personId) !== undefined;
+  }
+
   /** Booking ids: B<date>-<number of the day>, e.g. B20261127-007. */
   static bookingId(date: IsoDate, n: number): string {
     return `B${date.replace(/-/g, '')}-${String(n).padStart(3, '0')}`;
