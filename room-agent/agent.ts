@@ -170,7 +170,10 @@ export class RoomAgent {
       });
     });
     socket.on('producer:removed', ({ producerId }) => this.stopPlayer(producerId));
-    socket.on('consumer:closed', ({ producerId }) => this.stopPlayer(producerId));
+    // Only the player of that consumer: the producer may already be consumed afresh (see resubscribe).
+    socket.on('consumer:closed', ({ consumerId, producerId }) => {
+      if (this.players.get(producerId)?.info.consumerId === consumerId) this.stopPlayer(producerId);
+    });
     socket.on('session:closed', () => {
       this.generation++;
       this.enqueue(async () => this.stopMedia('session closed'));
@@ -325,12 +328,24 @@ export class RoomAgent {
       gate.close();
       throw new Error('the server offered plain RTP for a consumer: refused (media to the room is SRTP)');
     }
-    const player = new Player(this.options.ffmpegPath, info, gate, this.options.sink, this.children, this.evidence?.tapFor(info));
+    const player = new Player(this.options.ffmpegPath, info, gate, this.options.sink, this.children, this.evidence?.tapFor(info), () => this.resubscribe(p, gen, player));
     this.players.set(p.producerId, player);
     player.start();
     // The player listens before the (paused) consumer starts sending.
     await new Promise((r) => setTimeout(r, 300));
     await this.request('consumer:resume', { consumerId: info.consumerId });
+  }
+
+  /** An SRTP player's ffmpeg exited: the producer is consumed afresh (new transport, new key), the server closing the old consumer. */
+  private resubscribe(p: ProducerView, gen: number, player: Player): void {
+    setTimeout(() => {
+      this.enqueue(async () => {
+        if (gen !== this.generation || this.players.get(p.producerId) !== player) return;
+        this.log('info', `player of ${p.role} ${p.kind} exited: consuming it afresh`);
+        this.stopPlayer(p.producerId);
+        await this.consume(p, gen).catch((err: unknown) => this.log('warn', `cannot play ${p.role} ${p.kind} again: ${(err as Error).message}`));
+      });
+    }, 500).unref();
   }
 
   private evidenceCapture(source: CaptureSource): EvidenceCapture {
@@ -392,8 +407,8 @@ export class RoomAgent {
     }
   }
 
-  playerStats(): Array<{ producerId: string; role: string; kind: string; framesDecoded: number; running: boolean }> {
-    return [...this.players.entries()].map(([producerId, p]) => ({ producerId, role: p.info.role, kind: p.info.kind, framesDecoded: p.framesDecoded, running: p.running }));
+  playerStats(): Array<{ producerId: string; consumerId: string; role: string; kind: string; framesDecoded: number; running: boolean; pid: number | undefined }> {
+    return [...this.players.entries()].map(([producerId, p]) => ({ producerId, consumerId: p.info.consumerId, role: p.info.role, kind: p.info.kind, framesDecoded: p.framesDecoded, running: p.running, pid: p.pid }));
   }
 
   async stop(): Promise<void> {

@@ -72,11 +72,23 @@ export class Player {
     readonly gate: MediaGate,
     private readonly sink: Sink,
     private readonly children?: ChildReaper,
-    private readonly tap?: PlayerTap
+    private readonly tap?: PlayerTap,
+    /**
+     * With SRTP, an ffmpeg that exited is not started again on the same key: a
+     * new one would assume the SRTP rollover counter is 0, and once the server's
+     * stream passed 65536 packets it could decrypt nothing. The agent consumes
+     * the producer afresh instead (a new transport and key); this is called.
+     */
+    private readonly onSrtpExit?: () => void
   ) {}
 
   get port(): number {
     return this.gate.port;
+  }
+
+  /** The running ffmpeg's pid. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   start(): void {
@@ -123,6 +135,11 @@ export class Player {
       // consumer lives (e.g. the other party paused), listen again.
       if (!this.stopped) {
         this.restarts++;
+        if (this.info.srtpKey !== undefined && this.onSrtpExit) {
+          this.stop();
+          this.onSrtpExit();
+          return;
+        }
         setTimeout(() => !this.stopped && this.spawn(sdp), 500).unref();
       }
     });

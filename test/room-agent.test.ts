@@ -89,6 +89,16 @@ describe('room agent', () => {
       const consumers = party()!.consumerList();
       expect(consumers.length).toBeGreaterThanOrEqual(1);
       expect(consumers.every((c) => c.appData['srtp'] === true)).toBe(true);
+
+      // The player's ffmpeg dies: it is not restarted on the same key (its SRTP rollover counter would be
+      // wrong once the stream passed 65536 packets); the producer is consumed afresh, with a new key.
+      const before = srtpAgent.playerStats().find((p) => p.role === 'prosecutor' && p.kind === 'video')!;
+      process.kill(before.pid!, 'SIGKILL');
+      const after = await waitFor('the prosecutor\'s video consumed afresh and decoded', () => srtpAgent.playerStats().find((p) => p.role === 'prosecutor' && p.kind === 'video' && p.consumerId !== before.consumerId && p.framesDecoded > 10), 45_000);
+      expect(after.consumerId).not.toBe(before.consumerId);
+      // The old consumer went with its transport: one consumer per producer on the server.
+      const perProducer = party()!.consumerList().filter((c) => c.producerId === before.producerId);
+      expect(perProducer.map((c) => c.id)).toEqual([after.consumerId]);
     } finally {
       other?.leave();
       await srtpAgent.stop();

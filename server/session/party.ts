@@ -365,6 +365,9 @@ export class Party extends TypedEmitter<PartyEvents> {
   async consumePlain(producerId: string, ip: string, port: number, rtcpPort: number, srtpKey?: string): Promise<PlainConsumerInfo> {
     this.assertOpen();
     const found = this.otherPartyProducer(producerId);
+    // A room agent consumes a producer afresh when its player had to start again (a new SRTP key and
+    // packet index): the old consumer, and its transport, go first.
+    for (const old of this.consumerList().filter((c) => c.producerId === producerId && c.appData['plain'] === true)) old.close();
     const plain = [...this.transports.values()].filter((t) => t.appData['kind'] !== 'webrtc' && t.appData['direction'] === 'recv').length;
     if (plain >= MAX_PLAIN_CONSUMERS_PER_PARTY) throw new RequestError('limit_reached', `a room agent consumes at most ${MAX_PLAIN_CONSUMERS_PER_PARTY} tracks at once`);
     if (this.consumerList().some((c) => c.producerId === producerId)) throw new RequestError('bad_request', `already consuming ${producerId}`);
@@ -383,7 +386,7 @@ export class Party extends TypedEmitter<PartyEvents> {
         producerId,
         rtpCapabilities: this.router.rtpCapabilities,
         paused: true,
-        appData: { partyId: found.partyId, srtp: srtpKey !== undefined },
+        appData: { partyId: found.partyId, srtp: srtpKey !== undefined, plain: true },
       });
       this.adoptConsumer(consumer);
       // One transport per plain consumer: it goes when its consumer goes.
