@@ -45,14 +45,13 @@ export function beepFlashLavfi(spec: BeepFlashSpec, textFile: string | null, clo
   // at its first frame (and first sample) each expression keeps the phase of
   // its t=0 in the second (ld(0)), so the room flashes and beeps at the same
   // instants as every other source aligned to that clock. Picture and sound
-  // take their phase within the same first read of the graph. The onset is
-  // rounded to the nearest frame (within 20 ms of the second), so the beep
-  // starts with the flash's first frame, not up to a frame before it. The
-  // picture's test is half a frame early: its first frame falls on the second
-  // exactly, where rounding (0.9999…) must not push the flash a frame later.
+  // each take their phase at their own first evaluation (a few ms apart at
+  // most), so nothing is rounded (a rounding of two such phases could fall
+  // either side of a frame: 40 ms apart). The beep starts on the second; the
+  // flash on the frame nearest to it (its test is half a frame early), within
+  // 20 ms of the beep.
   const fps = beepFlash.fps;
-  const onset = `floor(mod(1-mod(time(0)+${(clockOffsetMs / 1000).toFixed(3)}-t\\,1)\\,1)*${fps}+0.5)/${fps}`;
-  const phase = `if(eq(ld(1)\\,0)\\,st(0\\,mod(1-${onset}\\,1))+st(1\\,1))`;
+  const phase = `if(eq(ld(1)\\,0)\\,st(0\\,mod(time(0)+${(clockOffsetMs / 1000).toFixed(3)}-t\\,1))+st(1\\,1))`;
   const inSecond = `mod(t+ld(0)\\,${beepFlash.periodS})`;
   const text = font && textFile
     ? `,drawtext=fontfile='${font}':textfile='${textFile}':fontsize=${Math.round(height / 10)}:fontcolor=white:x=(w-text_w)/2:y=h*0.35` +

@@ -374,15 +374,16 @@ export class EvidenceCompositor {
   }
 
   /**
-   * ffmpeg starts transcoding now. A live source read with -re (lavfi, file)
-   * has its pts 0 now; the capture tap's stream began when it was attached,
-   * at spawn (its first packets, captured then), and ffmpeg only probed it
-   * until now. The burned-in clock and the pipes' clock follow that instant.
+   * ffmpeg starts transcoding now: a live source read with -re (lavfi, file)
+   * has its pts 0 now. The burned-in clock and the pipes' clock follow.
    */
   private calibrate(): void {
     this.clockCalibrated = true;
     const now = performance.now();
-    this.mainStart = this.options.main.kind === 'capture-tap' ? this.t0 : now;
+    // The capture tap's stream too, as before: when its pts 0 was captured is not known
+    // here (placed at spawn, or at the tap's hand-over of ffmpeg's start packet, the clock
+    // measured 0 to 300 ms off run by run; not solved).
+    this.mainStart = now;
     this.clockAtStartMs = this.spawnClockMs + (this.mainStart - this.t0);
     this.writeClock(this.clockAtStartMs);
     if (this.timer) clearTimeout(this.timer);
