@@ -57,7 +57,8 @@ export function beepFlashLavfi(spec: BeepFlashSpec, textFile: string | null, clo
     ? `,drawtext=fontfile='${font}':textfile='${textFile}':fontsize=${Math.round(height / 10)}:fontcolor=white:x=(w-text_w)/2:y=h*0.35` +
       `,drawtext=fontfile='${font}':text='%{n}':fontsize=${Math.round(height / 14)}:fontcolor=0x80c0ff:x=(w-text_w)/2:y=h*0.6`
     : '';
-  const tone = `${phase};if(lt(${inSecond}\\,${beepFlash.beepS})\\,0.7*sin(2*PI*${beepFlash.beepHz}*t)\\,0)`;
+  // The tone's phase counts from the second, so the beep starts at a zero crossing (no click to splash into other pitches).
+  const tone = `${phase};if(lt(${inSecond}\\,${beepFlash.beepS})\\,0.7*sin(2*PI*${beepFlash.beepHz}*${inSecond})\\,0)`;
   return (
     `color=c=0x283038:s=${width}x${height}:r=${beepFlash.fps},format=yuv420p${text},drawbox=x=0:y=0:w=iw:h=ih:c=white:t=fill:enable='${phase};lt(mod(t+ld(0)+${0.5 / fps}\\,${beepFlash.periodS})\\,${flashS})'[out0];` +
     `aevalsrc='${tone}|${tone}':s=48000:c=stereo[out1]`
