@@ -164,13 +164,18 @@ export class DepartmentAllowances implements DepartmentAllowanceLookup {
     if (input.granteeId === p.userId) throw new DomainError(400, 'bad_request', 'the head needs no allowance of their own');
     this.prosecutorOf(input.granteeId, departmentId, 'the person allowed');
     const now = this.now();
-    if (input.expiresAt && !(new Date(input.expiresAt) > now)) throw new DomainError(400, 'bad_request', 'expiresAt must be in the future');
+    // Stored in one form (UTC, toISOString), so the join rules' comparison with now in SQL is a comparison of instants:
+    // "…+14:00" compared as text with "…Z" held an expired allowance in force for up to 14 more hours.
+    const expires = input.expiresAt ? new Date(input.expiresAt) : null;
+    if (expires && Number.isNaN(expires.getTime())) throw new DomainError(400, 'bad_request', 'expiresAt is not a date-time');
+    if (expires && !(expires > now)) throw new DomainError(400, 'bad_request', 'expiresAt must be in the future');
+    const expiresAt = expires ? expires.toISOString() : null;
     const id = randomUUID();
     this.db.transaction(() => {
       this.db
         .prepare('INSERT INTO department_allowances (id, department_id, grantee_id, granted_by, granted_at, expires_at, note) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(id, departmentId, input.granteeId, p.userId, now.toISOString(), input.expiresAt ?? null, input.note ?? null);
-      this.audit.append({ actor: `user:${p.username}`, action: 'department.allowance_granted', subject: `allowance:${id}`, detail: { departmentId, granteeId: input.granteeId, expiresAt: input.expiresAt ?? null } });
+        .run(id, departmentId, input.granteeId, p.userId, now.toISOString(), expiresAt, input.note ?? null);
+      this.audit.append({ actor: `user:${p.username}`, action: 'department.allowance_granted', subject: `allowance:${id}`, detail: { departmentId, granteeId: input.granteeId, expiresAt } });
     })();
     return this.allowance(id) as DepartmentAllowance;
   }
