@@ -15,7 +15,7 @@ import { AuditThrottle } from '../audit/audit-throttle.js';
 import { TypedEmitter } from '../events.js';
 import { DomainError } from '../errors.js';
 import type { BookingRow } from '../schedule/schedule-store.js';
-import type { Principal } from './authorization.js';
+import { actorOf, type Principal } from './authorization.js';
 
 export type GuestRole = 'defence_lawyer' | 'bail_suspect';
 export const guestRoles: readonly GuestRole[] = ['defence_lawyer', 'bail_suspect'];
@@ -162,11 +162,18 @@ export class GuestLinks extends TypedEmitter<GuestLinkEvents> {
    * lawyer and the suspect) and detention-centre staff (list and revoke only: staff
    * issuing would let staff watch).
    */
-  private manager(p: Principal | null, booking: BookingRow): { issue: boolean; revoke: boolean } {
-    if (p?.kind === 'user' && p.roles.includes('prosecutor') && booking.prosecutor_id === p.userId) return { issue: true, revoke: true };
-    const staff = p?.kind === 'user' && p.roles.includes('detention_staff');
-    if (staff) return { issue: false, revoke: true };
-    throw new DomainError(403, 'forbidden', 'only the booking\'s prosecutor and detention-centre staff manage its guest links');
+  private manager(p: Principal | null, booking: BookingRow, want: 'list' | 'issue' | 'revoke'): { issue: boolean; revoke: boolean } {
+    const may = { issue: false, revoke: false };
+    if (p?.kind === 'user' && p.roles.includes('prosecutor') && booking.prosecutor_id === p.userId) Object.assign(may, { issue: true, revoke: true });
+    else if (p?.kind === 'user' && p.roles.includes('detention_staff')) may.revoke = true;
+    const why =
+      want === 'issue' && !may.issue ? 'only the booking\'s own prosecutor issues its guest links'
+      : want === 'revoke' && !may.revoke ? 'you may not revoke this booking\'s guest links'
+      : !may.issue && !may.revoke ? 'only the booking\'s prosecutor and detention-centre staff manage its guest links'
+      : null;
+    // A refusal is audited like every other (a prosecutor trying another's booking is exactly what the trail is for).
+    if (why) this.refuse(403, 'forbidden', why, { actor: actorOf(p), subject: `booking:${booking.id}`, detail: { attempted: want } });
+    return may;
   }
 
   /** The kinds of guest a booking can have a link for now (empty: none), and why not when not. */
@@ -186,7 +193,7 @@ export class GuestLinks extends TypedEmitter<GuestLinkEvents> {
   /** A booking's links with their state, and what the caller may do. */
   list(bookingId: string, p: Principal | null): { links: Array<GuestLinkRecord & { state: GuestLinkState }>; canIssue: Array<{ role: GuestRole; ok: boolean; why: string | null }>; canRevoke: boolean; validFrom: string; validUntil: string } {
     const booking = this.mustBooking(bookingId);
-    const may = this.manager(p, booking);
+    const may = this.manager(p, booking, 'list');
     const w = this.deps.window(booking);
     return {
       links: this.rowsOf(bookingId).map(recordOf).map((r) => ({ ...r, state: this.stateOf(r, booking) })),
@@ -200,7 +207,7 @@ export class GuestLinks extends TypedEmitter<GuestLinkEvents> {
   /** Issues a link; the secret and the code are returned here once and kept only as hashes. */
   issue(bookingId: string, role: GuestRole, guestName: string, p: Principal | null, actor: string): { link: GuestLinkRecord & { state: GuestLinkState }; secret: string; code: string } {
     const booking = this.mustBooking(bookingId);
-    if (!this.manager(p, booking).issue) throw new DomainError(403, 'forbidden', 'only the booking\'s own prosecutor issues its guest links');
+    this.manager(p, booking, 'issue');
     const name = guestName.trim();
     if (!name) throw new DomainError(400, 'bad_request', 'body.guestName must not be blank');
     const id = `G-${randomUUID()}`;
@@ -224,7 +231,7 @@ export class GuestLinks extends TypedEmitter<GuestLinkEvents> {
   /** Revokes a link: it no longer redeems or joins, and its live party is removed at once. */
   revoke(bookingId: string, linkId: string, p: Principal | null, actor: string): GuestLinkRecord & { state: GuestLinkState } {
     const booking = this.mustBooking(bookingId);
-    if (!this.manager(p, booking).revoke) throw new DomainError(403, 'forbidden', 'you may not revoke this booking\'s guest links');
+    this.manager(p, booking, 'revoke');
     const row = this.row(linkId);
     if (!row || row.booking_id !== bookingId) throw new DomainError(404, 'not_found', `no guest link ${linkId} on booking ${bookingId}`);
     if (!row.revoked_at) {
@@ -265,6 +272,11 @@ export class GuestLinks extends TypedEmitter<GuestLinkEvents> {
     if (row.locked_at) this.refuse(403, 'locked', 'this guest link is locked after too many wrong codes: ask the prosecutor for a new one', { actor, subject, detail });
     const booking = this.deps.booking(row.booking_id);
     if (!booking || this.stateOf(recordOf(row), booking) === 'expired') this.refuse(403, 'expired', 'this guest link\'s session is over', { actor, subject, detail });
+    // One device at a time: a bound link redeems again only on its own device. Checked before the code: another
+    // device learns nothing of the code and cannot count wrong codes against it, so whoever saw the link cannot lock
+    // the bound guest out of their hearing (throttled per link: these refusals have no lock to bound them).
+    const ownDevice = row.device_hash !== null && input.deviceSecret !== null && sameHex(sha256(input.deviceSecret), row.device_hash);
+    if (row.device_hash !== null && !ownDevice) this.refuse(409, 'in_use', 'this guest link is in use on another device', { actor, subject, detail, throttleKey: `guest-in-use:${row.id}` });
     // The code: each wrong one counts before anything else is written, so a failing trail cannot buy more tries.
     if (!/^\d{4,12}$/.test(input.code) || !sameHex(codeMac(input.secret, input.code), row.code_hash)) {
       const wrong = row.wrong_codes + 1;
@@ -278,9 +290,6 @@ export class GuestLinks extends TypedEmitter<GuestLinkEvents> {
       if (locked) throw new DomainError(403, 'locked', 'wrong code: this guest link is now locked; ask the prosecutor for a new one');
       throw new DomainError(403, 'wrong_code', `wrong code: ${MAX_WRONG_CODES - wrong} tries left`);
     }
-    // One device at a time: a bound link redeems again only on its own device.
-    const ownDevice = row.device_hash !== null && input.deviceSecret !== null && sameHex(sha256(input.deviceSecret), row.device_hash);
-    if (row.device_hash !== null && !ownDevice) this.refuse(409, 'in_use', 'this guest link is in use on another device', { actor, subject, detail });
     const deviceSecret = ownDevice ? (input.deviceSecret as string) : randomBytes(32).toString('base64url');
     const at = new Date().toISOString();
     this.deps.db.transaction(() => {
