@@ -161,8 +161,14 @@ export class DepartmentAllowances implements DepartmentAllowanceLookup {
       this.audit.append({ actor: `user:${p.username}`, action: 'department.allowance_refused', subject: `user:${input.granteeId}`, detail: { why: 'not the head of a department' } });
       throw new DomainError(403, 'forbidden', 'only the head of a department may allow this');
     }
-    if (input.granteeId === p.userId) throw new DomainError(400, 'bad_request', 'the head needs no allowance of their own');
-    this.prosecutorOf(input.granteeId, departmentId, 'the person allowed');
+    if (input.granteeId === p.userId) this.refuse(p, `user:${input.granteeId}`, new DomainError(400, 'bad_request', 'the head needs no allowance of their own'));
+    try {
+      this.prosecutorOf(input.granteeId, departmentId, 'the person allowed');
+    } catch (err) {
+      // Granting to another department's prosecutor (or to no prosecutor) is refused, and audited as such.
+      if (err instanceof DomainError) this.refuse(p, `user:${input.granteeId}`, err);
+      throw err;
+    }
     const now = this.now();
     // Stored in one form (UTC, toISOString), so the join rules' comparison with now in SQL is a comparison of instants:
     // "…+14:00" compared as text with "…Z" held an expired allowance in force for up to 14 more hours.
@@ -185,13 +191,19 @@ export class DepartmentAllowances implements DepartmentAllowanceLookup {
     const a = this.allowance(id);
     if (!a) throw new DomainError(404, 'not_found', `no allowance ${id}`);
     const isHead = this.head(a.departmentId)?.userId === p.userId;
-    if (!isHead && !p.roles.includes('administrator')) throw new DomainError(403, 'forbidden', 'only the head of the department or an administrator may revoke this');
+    if (!isHead && !p.roles.includes('administrator')) this.refuse(p, `allowance:${id}`, new DomainError(403, 'forbidden', 'only the head of the department or an administrator may revoke this'));
     if (a.revokedAt) return a;
     this.db.transaction(() => {
       this.db.prepare('UPDATE department_allowances SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(this.now().toISOString(), p.userId, id);
       this.audit.append({ actor: `user:${p.username}`, action: 'department.allowance_revoked', subject: `allowance:${id}`, detail: { departmentId: a.departmentId, granteeId: a.granteeId } });
     })();
     return this.allowance(id) as DepartmentAllowance;
+  }
+
+  /** A refused grant or revocation: audited (like every refusal), then thrown. */
+  private refuse(p: Person, subject: string, err: DomainError): never {
+    this.audit.append({ actor: `user:${p.username}`, action: 'department.allowance_refused', subject, detail: { why: err.message } });
+    throw err;
   }
 
   // What the join rules ask -------------------------------------------------------

@@ -1,4 +1,4 @@
-// Attack: a department head grants a stand-in allowance whose expiresAt is
+// Attacks on department allowances. First: a department head grants a stand-in allowance whose expiresAt is
 // written with a time-zone offset (ISO 8601 date-time, as the schema accepts:
 // "…+14:00"). The join rules compared expires_at with now as strings, so an
 // allowance already expired by the clock went on admitting the stand-in for up
@@ -80,5 +80,25 @@ describe('attack: an allowance expiring at a time written with a +14:00 offset',
     expect(await tryJoin(colleague)).toEqual({ ok: false, code: 'forbidden' });
     const mine = await colleague.call<{ bookings: Array<{ bookingId: string }> }>('GET', '/api/me/bookings');
     expect(mine.body.bookings.map((b) => b.bookingId)).not.toContain(bookingId);
+  });
+});
+
+describe('attack: granting across departments, granting oneself, revoking as a colleague', () => {
+  const refused = () => (server.db.prepare("SELECT count(*) AS n FROM audit_entries WHERE action = 'department.allowance_refused'").get() as { n: number }).n;
+  it('each is refused and each refusal is in the audit trail', async () => {
+    server.accounts.store.addOrganisation({ id: 'dept-2', name: 'dept-2', nameEn: 'dept-2', kind: 'department', parentId: 'site' }, 'test');
+    await makeUser(server, ['prosecutor'], { id: 'P-OTHER-DEPT', organisationId: 'dept-2' });
+    let before = refused();
+    expect((await head.call('POST', '/api/department/allowances', { granteeId: 'P-OTHER-DEPT' })).status).toBe(400);
+    expect(refused()).toBe(before + 1);
+    before = refused();
+    expect((await head.call('POST', '/api/department/allowances', { granteeId: 'P-HEAD' })).status).toBe(400);
+    expect(refused()).toBe(before + 1);
+    const granted = await head.call<{ id: string }>('POST', '/api/department/allowances', { granteeId: 'P-COLLEAGUE' });
+    expect(granted.status).toBe(201);
+    before = refused();
+    expect((await colleague.call('DELETE', `/api/department/allowances/${granted.body.id}`)).status).toBe(403);
+    expect(refused()).toBe(before + 1);
+    expect(server.audit.verify()).toBeNull();
   });
 });
