@@ -12,7 +12,15 @@ export function isAddressOrRange(value: string): boolean {
   if (!family) return false;
   if (bits === undefined) return true;
   if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
+  if (Number(bits) > (family === 4 ? 32 : 128)) return false;
+  // Whatever passes here must compile in the matcher: proxy-addr refuses some ranges this syntax allows (a /0, "every
+  // address", is one), and a stored range it throws on kept the room's agent out at every handshake.
+  try {
+    proxyAddr.compile([value]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A matcher for the list (undefined: not bound, every address passes). */
