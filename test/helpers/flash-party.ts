@@ -27,6 +27,9 @@ interface PageSpec extends FlashSourceSpec {
 
 /** Replaces the page's camera and microphone by the flashing source (before any page script runs). */
 export async function useFlashSource(context: BrowserContext, spec: FlashSourceSpec): Promise<void> {
+  // Run by tsx (the benchmarks), the function below is compiled with esbuild's keepNames: its
+  // inner functions are wrapped in __name(), which the page must have.
+  await context.addInitScript({ content: 'globalThis.__name ??= (f) => f;' });
   await context.addInitScript((s: PageSpec) => {
     const shift = s.clockOffsetMs - (s.lateMs ?? 0);
     const period = 1000 / s.fps;
