@@ -308,6 +308,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const checked = configChecker.check(raw);
   if (!checked.ok) throw new ConfigError(checked.field, checked.message);
   const config = checked.value;
+  // Synthetic agents connect with every room's real credential: in a production start they take each room's agent
+  // place (the room PC is refused as a second connection) and a hearing is recorded from a test pattern.
+  if (config.demo.syntheticAgents && !options.demo) {
+    throw new ConfigError('demo.syntheticAgents', 'demo.syntheticAgents (PLEA_SYNTHETIC_AGENTS) is for the embedded demo only (npm start): it would put a synthetic agent in every room\'s place; remove it, and run a room agent on each room PC (npm run room-agent)');
+  }
   if (config.media.rtcMinPort > config.media.rtcMaxPort) {
     throw new ConfigError('media.rtcMinPort', 'media.rtcMinPort must not be above media.rtcMaxPort');
   }
