@@ -3,7 +3,7 @@
 // Measures the deployed topology: N three-way sessions through the product
 // (server, signalling, WorkerPool, SessionRegistry, Session, Party), each with
 //   - the room: the real RoomAgent (synthetic camera and microphone, looped
-//     clip copied by ffmpeg) publishing over plain RTP through the product's
+//     clip copied by ffmpeg) publishing over plain RTP transports (SRTP both ways, the default; the baseline the same) through the product's
 //     agent signalling, and consuming the other two parties over plain RTP
 //     (the room PC's player; here a bound-but-unread UDP sink, so the kernel
 //     drops the packets at no user cost);
@@ -37,6 +37,7 @@ import { mediaCodecs } from '../server/media/worker-pool.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
 import { syntheticRoomAgent } from '../server/demo-agents.js';
 import { ensureSyntheticClip, KEY_FRAME_INTERVAL_FRAMES, CLIP_FPS } from '../room-agent/synthetic-clip.js';
+import { randomBytes } from 'node:crypto';
 import type { ClientEventName, ClientPayload, PlainPublishTarget, PlainTrack, TransportInfo } from '../server/signalling/protocol.js';
 import type { RoomAgent } from '../room-agent/agent.js';
 import { launchBrowser, openSessionPage } from '../test/helpers/browser.js';
@@ -98,13 +99,19 @@ function roomTracks(room: number): PlainTrack[] {
 }
 
 /** The baseline's room sender: ffmpeg copying the room's looped clip, as the room agent's publisher does. */
-function startSender(clip: string, room: number, targets: PlainPublishTarget[]): ChildProcess {
+/** Where the baseline's sender publishes a track, with the SRTP key it encrypts with. */
+type BaselineTarget = PlainPublishTarget & { srtpKey?: string };
+const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
+
+function startSender(clip: string, room: number, targets: BaselineTarget[]): ChildProcess {
   const args = ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip];
   for (const t of targets) {
     const track = roomTracks(room).find((x) => x.kind === t.kind);
     if (!track) continue;
     const local = `&localrtpport=${track.sourcePort}&localrtcpport=${track.sourceRtcpPort}`;
-    args.push('-map', t.kind === 'video' ? '0:v:0' : '0:a:0', '-c', 'copy', '-payload_type', String(track.payloadType), '-ssrc', String(track.ssrc), '-f', 'rtp', `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200${local}`);
+    // SRTP, as the room agent publishes by default.
+    const srtp = t.srtpKey ? ['-srtp_out_suite', SRTP_SUITE, '-srtp_out_params', t.srtpKey] : [];
+    args.push('-map', t.kind === 'video' ? '0:v:0' : '0:a:0', '-c', 'copy', '-payload_type', String(track.payloadType), '-ssrc', String(track.ssrc), ...srtp, '-f', 'rtp', `${t.srtpKey ? 'srtp' : 'rtp'}://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200${local}`);
   }
   return spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
@@ -558,10 +565,12 @@ async function baselineRun(browser: Browser, blankUrl: string, script: string, s
       const router = await worker.createRouter({ mediaCodecs });
       // The room: one plain transport per track, fixed source ports, as Party.publishPlain.
       const roomProducers: types.Producer[] = [];
-      const targets: PlainPublishTarget[] = [];
+      const targets: BaselineTarget[] = [];
       for (const track of roomTracks(r)) {
-        const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
-        await transport.connect({ ip: '127.0.0.1', port: track.sourcePort, rtcpPort: track.sourceRtcpPort });
+        // SRTP both ways, as Party.publishPlain and consumePlain do by default.
+        const srtpKey = randomBytes(30).toString('base64');
+        const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false, enableSrtp: true, srtpCryptoSuite: SRTP_SUITE });
+        await transport.connect({ ip: '127.0.0.1', port: track.sourcePort, rtcpPort: track.sourceRtcpPort, srtpParameters: { cryptoSuite: SRTP_SUITE, keyBase64: srtpKey } });
         const producer = await transport.produce({
           kind: track.kind,
           rtpParameters: {
@@ -570,7 +579,7 @@ async function baselineRun(browser: Browser, blankUrl: string, script: string, s
           },
         });
         roomProducers.push(producer);
-        targets.push({ kind: track.kind, producerId: producer.id, ip: '127.0.0.1', port: transport.tuple.localPort, rtcpPort: transport.rtcpTuple?.localPort ?? 0 });
+        targets.push({ kind: track.kind, producerId: producer.id, ip: '127.0.0.1', port: transport.tuple.localPort, rtcpPort: transport.rtcpTuple?.localPort ?? 0, srtpKey });
       }
       producers.push(...roomProducers);
       const clip = await ensureSyntheticClip(ffmpegPath, path.join(agentsDir, 'clips'), { roomId: `bench-${r + 1}`, roomName: `压测房间${r + 1}` });
@@ -589,8 +598,8 @@ async function baselineRun(browser: Browser, blankUrl: string, script: string, s
       }
       // The room consumes both WebRTC parties over plain RTP, one transport per consumer, as Party.consumePlain.
       for (const producer of pair.flatMap((p) => p.producers)) {
-        const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
-        await transport.connect({ ip: '127.0.0.1', port: sinkPort, rtcpPort: sinkPort + 1 });
+        const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false, enableSrtp: true, srtpCryptoSuite: SRTP_SUITE });
+        await transport.connect({ ip: '127.0.0.1', port: sinkPort, rtcpPort: sinkPort + 1, srtpParameters: { cryptoSuite: SRTP_SUITE, keyBase64: randomBytes(30).toString('base64') } });
         const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
         await consumer.resume();
         if (consumer.kind === 'video') await consumer.requestKeyFrame();
@@ -737,7 +746,7 @@ async function main(): Promise<number> {
       date: new Date().toISOString(),
       rooms: opts.rooms,
       seconds: opts.seconds,
-      topology: 'per session: room agent (plain RTP: 2 producers, 4 consumers) + prosecutor and lawyer (WebRTC: 2 producers, 4 consumers each)',
+      topology: 'per session: room agent (plain RTP transports with SRTP both ways, the default: 2 producers, 4 consumers; the baseline the same) + prosecutor and lawyer (WebRTC: 2 producers, 4 consumers each)',
       workerCpuPercent: round(w.workerCpuPercent),
       baselineWorkerCpuPercent: round(baseline.workerCpuPercent),
       workerToBaselineRatio: round(ratio, 2),
