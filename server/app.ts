@@ -40,6 +40,7 @@ import { agentFromAuthorization } from './access/agent-http-auth.js';
 import { EvidenceGapWatch } from '../recordings/evidence-gap-watch.js';
 import { EvidenceService } from '../recordings/disc/evidence-service.js';
 import { evidenceRoutes } from './http/evidence-routes.js';
+import { JobStreams } from './http/job-streams.js';
 import { clerkRoutes } from './http/clerk-routes.js';
 import { findFfmpeg } from './media/ffmpeg-binary.js';
 import type { SiteClock } from './schedule/site-clock.js';
@@ -218,7 +219,20 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const evidence = new EvidenceService({
     db, audit, config, recordings, schedule: schedule.store, evidenceKeyPem: secrets.evidenceKeyPem, ffmpegPath: findFfmpeg(config.ffmpegPath).path,
   });
-  await http.register(evidenceRoutes(evidence));
+  // Evidence progress streams outlive their request: their callers are checked again (job-streams.ts).
+  const jobStreams = new JobStreams(
+    (was, req) => {
+      if (was.kind === 'user') return accounts.principalForLoginSession(was.loginSessionId);
+      if (was.kind === 'api-token') {
+        const bearer = /^Bearer\s+(\S{1,512})$/i.exec(req.headers.authorization ?? '');
+        return bearer && Accounts.looksLikeApiToken(bearer[1] as string) ? accounts.principalForApiToken(bearer[1] as string) : null;
+      }
+      return null;
+    },
+    (p, why) => audit.record({ actor: actorOf(p), action: 'limit.refused', subject: 'route:GET /api/evidence/jobs/:jobId/events', detail: { why } })
+  );
+  accounts.onPersonChanged((userId) => jobStreams.recheckPerson(userId));
+  await http.register(evidenceRoutes(evidence, jobStreams));
   await http.register(clerkRoutes(evidence));
   const intake = new EvidenceIntake({
     window: (id) => {

@@ -15,6 +15,7 @@ import { makeOriginal, sha256File } from './helpers/evidence-fixture.js';
 import { recordingDir } from '../recordings/recording-store.js';
 import { buildHttp } from '../server/http/app.js';
 import { evidenceRoutes } from '../server/http/evidence-routes.js';
+import { JobStreams } from '../server/http/job-streams.js';
 import { createRootLogger } from '../server/logger.js';
 import type { Principal } from '../server/access/authorization.js';
 import type { EvidenceJob } from '../recordings/disc/evidence-service.js';
@@ -95,7 +96,7 @@ beforeAll(async () => {
   rec.finished(bookingId, { at: iso(4) });
 
   clerkApp = (await buildHttp(createRootLogger('silent'), { cookieSecret: 'x'.repeat(32), authenticate: () => clerk, csrfValid: () => true, refused: () => {} })).app;
-  await clerkApp.register(evidenceRoutes(server.evidence));
+  await clerkApp.register(evidenceRoutes(server.evidence, new JobStreams(() => clerk, () => {})));
   await clerkApp.ready();
 });
 afterAll(async () => {

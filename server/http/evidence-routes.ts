@@ -13,6 +13,7 @@ import { ErrorReply } from '../schedule/schedule-api.js';
 import type { EvidenceJob, EvidenceService } from '../../recordings/disc/evidence-service.js';
 import { DomainError } from '../errors.js';
 import { allowSameOriginFraming } from './app.js';
+import { JobStreams, type JobStream } from './job-streams.js';
 import { Copy, Custody, CustodyEvent, Drive, EvidenceList, Job, Summary } from '../../recordings/disc/evidence-api.js';
 
 const read = { access: allow.roles(['evidence_clerk', 'auditor'], { scopes: ['evidence:read'] }) };
@@ -24,7 +25,7 @@ const Name = Type.String({ minLength: 1, maxLength: 128 });
 
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply };
 
-export const evidenceRoutes = (service: EvidenceService): FastifyPluginAsync => async (app) => {
+export const evidenceRoutes = (service: EvidenceService, streams: JobStreams): FastifyPluginAsync => async (app) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get('/api/evidence/bookings', {
@@ -61,34 +62,45 @@ export const evidenceRoutes = (service: EvidenceService): FastifyPluginAsync => 
     config: read,
     schema: {
       description: 'The job\'s progress as server-sent events (text/event-stream): each event\'s data is the job as GET /api/evidence/jobs/:jobId answers it; the stream ends when the job has ended',
-      params: Type.Object({ jobId: Type.String({ format: 'uuid' }) }), response: { ...errors },
+      params: Type.Object({ jobId: Type.String({ format: 'uuid' }) }), response: { ...errors, 429: ErrorReply },
     },
   }, async (req, reply) => {
     const job = service.job(req.params.jobId);
     if (!job) throw new DomainError(404, 'not_found', `no job ${req.params.jobId}`);
+    const principal = req.principal;
+    if (!principal) throw new DomainError(401, 'unauthorized', 'sign in first');
+    const ended = (j: EvidenceJob) => j.state === 'done' || j.state === 'failed';
+    let closed = false;
+    let beat: NodeJS.Timeout | undefined;
+    const stream: JobStream = {
+      principal,
+      req,
+      rule: read.access,
+      close: (why) => {
+        if (closed) return;
+        closed = true;
+        service.off('job', onJob);
+        if (beat) clearInterval(beat);
+        streams.remove(stream);
+        if (why === 'signed_out') res.write('event: signed-out\ndata: {}\n\n');
+        res.end();
+      },
+    };
+    if (!streams.add(stream)) throw new DomainError(429, 'too_many_streams', `at most ${streams.perCaller} progress streams at once: close one first`);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
-    const ended = (j: EvidenceJob) => j.state === 'done' || j.state === 'failed';
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      service.off('job', onJob);
-      clearInterval(beat);
-      res.end();
-    };
     const send = (j: EvidenceJob) => {
-      if (closed) return;
+      if (closed || !streams.stillAllowed(stream)) return;
       res.write(`data: ${JSON.stringify(j)}\n\n`);
-      if (ended(j)) close();
+      if (ended(j)) stream.close('ended');
     };
     const onJob = (j: EvidenceJob) => { if (j.id === job.id) send(j); };
-    // A comment line now and then keeps proxies from closing a quiet stream.
-    const beat = setInterval(() => { if (!closed) res.write(': keep-alive\n\n'); }, 15_000);
+    // A comment line now and then keeps proxies from closing a quiet stream; the caller's right is checked each time.
+    beat = setInterval(() => { if (!closed && streams.stillAllowed(stream)) res.write(': keep-alive\n\n'); }, 15_000);
     beat.unref();
     service.on('job', onJob);
-    res.on('close', close); // the clerk's page went away (or the stream ended)
+    res.on('close', () => stream.close('ended')); // the clerk's page went away (or the stream ended)
     send(job);
   });
 
