@@ -113,18 +113,18 @@ export async function startServer(config: Config, logger?: Logger, options: Star
   const httpLog = componentLogger(log, 'http');
   const httpRefusals = new AuditThrottle(audit, { burst: 10, windowMs: 60_000 });
   const tls = await tlsFor(config);
+  /** The bearer credential of an Authorization header, or null when it is not `Bearer <token>`. */
+  const bearerOf = (header: string | undefined): string | null => /^Bearer\s+(\S{1,512})$/i.exec(header ?? '')?.[1] ?? null;
+  const apiTokenPrincipal = (token: string) => (Accounts.looksLikeApiToken(token) ? accounts.principalForApiToken(token) : null);
   const { app: http, registry: access } = await buildHttp(httpLog, {
     cookieSecret: secrets.cookieSecret,
     // Who calls: an Authorization header (API token, agent credential) or else the session cookie.
     authenticate: (req) => {
       const header = req.headers.authorization;
       if (header) {
-        const bearer = /^Bearer\s+(\S{1,512})$/i.exec(header);
-        if (bearer) {
-          // Only API tokens: the shared staff key of before accounts is no credential any more.
-          const token = bearer[1] as string;
-          return Accounts.looksLikeApiToken(token) ? accounts.principalForApiToken(token) : null;
-        }
+        const bearer = bearerOf(header);
+        // Only API tokens: the shared staff key of before accounts is no credential any more.
+        if (bearer !== null) return apiTokenPrincipal(bearer);
         const agent = agentFromAuthorization(header, (roomId) => agentCredentials.get(roomId));
         return agent ? { kind: 'agent', roomId: agent.roomId } : null;
       }
@@ -224,8 +224,8 @@ export async function startServer(config: Config, logger?: Logger, options: Star
     (was, req) => {
       if (was.kind === 'user') return accounts.principalForLoginSession(was.loginSessionId);
       if (was.kind === 'api-token') {
-        const bearer = /^Bearer\s+(\S{1,512})$/i.exec(req.headers.authorization ?? '');
-        return bearer && Accounts.looksLikeApiToken(bearer[1] as string) ? accounts.principalForApiToken(bearer[1] as string) : null;
+        const bearer = bearerOf(req.headers.authorization);
+        return bearer === null ? null : apiTokenPrincipal(bearer);
       }
       return null;
     },
