@@ -15,9 +15,9 @@ import { AuditTrail } from '../server/audit/audit-trail.js';
 import { auditKeys } from '../server/audit/audit-chain.js';
 import { argon2Parameters, hashPassword, passwordHashName, verifyPassword } from '../server/access/passwords.js';
 import { generateEvidenceKeyPem } from '../recordings/disc/evidence-key.js';
-import { SiteClock } from '../server/schedule/site-clock.js';
 import { staffMember } from '../test/helpers/staff.js';
 import { benchPerson } from './lib/bench-people.js';
+import { allDayWindows, siteClockAt } from '../test/helpers/site-day.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -51,12 +51,11 @@ async function logins(): Promise<Record<string, unknown>> {
 async function joins(): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-bench-access-'));
   const base = loadConfig({ env: {} });
-  const allDay = ['00:00-24:00'];
   const config = loadConfig({
     env: {},
     overrides: {
       site: { ...base.site, rooms: base.site.rooms.slice(0, 1) },
-      schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay }, joinOpensMinutesBefore: 30 },
+      schedule: { ...base.schedule, weeklyWindows: allDayWindows(), joinOpensMinutesBefore: 30 },
       http: { ...base.http, host: '127.0.0.1', port: 0, publicUrl: '' },
       media: { ...base.media, workers: 1, listenIp: '127.0.0.1', announcedAddress: '', plainListenIp: '127.0.0.1' },
       dataDir,
@@ -66,10 +65,7 @@ async function joins(): Promise<Record<string, unknown>> {
     },
   });
   // The site's clock at 10:00 today, so that a booking fits whatever the hour.
-  const tz = config.site.timeZone;
-  const today = new SiteClock(tz).local().date;
-  const offsetMs = new SiteClock(tz).toEpochMs(today, 10 * 60) - Date.now();
-  const clock = new SiteClock(tz, () => Date.now() + offsetMs);
+  const clock = siteClockAt(config.site.timeZone, 10 * 60);
   const server = await startServer(config, createRootLogger('warn'), { clock });
   const roomId = config.site.rooms[0]!.id;
   // The real path: staff book the hearing and bring the detainee in; the booked prosecutor signs in and joins by account.

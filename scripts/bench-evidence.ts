@@ -21,7 +21,6 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, repoRoot } from '../server/config.js';
 import { startServer } from '../server/app.js';
 import { pino } from 'pino';
-import { SiteClock } from '../server/schedule/site-clock.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
 import { syntheticRoomAgent } from '../server/demo-agents.js';
 import { RoomAgent } from '../room-agent/agent.js';
@@ -36,6 +35,7 @@ import { flashSourceBrowserArgs, useFlashSource } from '../test/helpers/flash-pa
 import { insetRegion } from '../test/helpers/evidence-layout.js';
 import { analyseAlignment, type AlignmentStat } from '../recordings/sync-analyser.js';
 import { evidenceLayout } from '../room-agent/evidence/evidence-recorder.js';
+import { allDayWindows, siteClockAt } from '../test/helpers/site-day.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -73,23 +73,19 @@ type PartyAlignmentMs = Record<string, { picture: AlignmentStat | null; sound: A
 
 async function session(): Promise<{ readyAfterEndS: number; compositeCpuPercent: number | null; imagePath: string; videoPath: string; rooms: number; segments: number; imageBytes: number; partyAlignmentMs: PartyAlignmentMs }> {
   const base = loadConfig({ env: {} });
-  const allDay = ['00:00-24:00'];
   const rooms = base.site.rooms.slice(0, roomCount);
   const ROOM = rooms[rooms.length - 1]!.id;
   const config = loadConfig({
     env: {},
     overrides: {
       site: { ...base.site, rooms },
-      schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } },
+      schedule: { ...base.schedule, weeklyWindows: allDayWindows() },
       http: { host: '127.0.0.1', port: 0, publicUrl: '' },
       media: { ...base.media, listenIp: '127.0.0.1', announcedAddress: '', plainListenIp: '127.0.0.1' },
       dataDir, logLevel: 'warn', demo: { syntheticAgents: false, standingSessions: true },
     },
   });
-  const tz = config.site.timeZone;
-  const today = new SiteClock(tz).local().date;
-  const offsetMs = new SiteClock(tz).toEpochMs(today, 10 * 60) - Date.now();
-  const clock = new SiteClock(tz, () => Date.now() + offsetMs);
+  const clock = siteClockAt(config.site.timeZone, 10 * 60);
   // Logs go to stderr: stdout carries the one JSON object.
   const server = await startServer(config, pino({ level: 'warn' }, pino.destination(2)), { clock });
   // A member of detention-centre staff, signed in (cookie and CSRF token), books and steps the hearing.

@@ -17,27 +17,23 @@ import { bookingRequest, call } from './helpers/http.js';
 import { freeTcpPort } from './helpers/agent.js';
 import { launchBrowser, openSessionPage } from './helpers/browser.js';
 import { makeUser, signIn } from './helpers/accounts.js';
-import { SiteClock } from '../server/schedule/site-clock.js';
 import { loadConfig } from '../server/config.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
 import { RoomAgent } from '../room-agent/agent.js';
 import { analyseSync } from '../recordings/sync-analyser.js';
 import { recordingDir } from '../recordings/recording-store.js';
 import { staffOf } from './helpers/staff.js';
+import { allDayWindows, siteClockAt } from './helpers/site-day.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const ROOM = 'plea-1';
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-evidence-'));
 const base = loadConfig({ env: {} });
-const allDay = ['00:00-24:00'];
 const overrides = {
-  schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } },
+  schedule: { ...base.schedule, weeklyWindows: allDayWindows() },
   site: { ...base.site, rooms: base.site.rooms.filter((r) => r.id === ROOM) },
 };
-const timeZone = base.site.timeZone;
-const today = new SiteClock(timeZone).local().date;
-const offsetMs = new SiteClock(timeZone).toEpochMs(today, 10 * 60) - Date.now();
-const clock = new SiteClock(timeZone, () => Date.now() + offsetMs);
+const clock = siteClockAt(base.site.timeZone, 10 * 60);
 const ffmpeg = findFfmpeg(base.ffmpegPath).path;
 const ffprobe = path.join(path.dirname(ffmpeg), 'ffprobe');
 

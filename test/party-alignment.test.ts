@@ -21,7 +21,6 @@ import { launchBrowser, openSessionPage } from './helpers/browser.js';
 import { flashSourceBrowserArgs, useFlashSource } from './helpers/flash-party.js';
 import { makeUser, signIn } from './helpers/accounts.js';
 import { staffOf } from './helpers/staff.js';
-import { SiteClock } from '../server/schedule/site-clock.js';
 import { loadConfig } from '../server/config.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
 import { RoomAgent } from '../room-agent/agent.js';
@@ -29,6 +28,7 @@ import { evidenceLayout } from '../room-agent/evidence/evidence-recorder.js';
 import { analyseAlignment, type AlignmentReport } from '../recordings/sync-analyser.js';
 import { EVIDENCE_H, EVIDENCE_W, clockRegion, insetPixels, insetRegion } from './helpers/evidence-layout.js';
 import { recordingDir } from '../recordings/recording-store.js';
+import { allDayWindows, siteClockAt } from './helpers/site-day.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const ROOM = 'plea-1';
@@ -37,15 +37,11 @@ const H = EVIDENCE_H;
 const LIMIT_MS = 100;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-alignment-'));
 const base = loadConfig({ env: {} });
-const allDay = ['00:00-24:00'];
 const overrides = {
-  schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } },
+  schedule: { ...base.schedule, weeklyWindows: allDayWindows() },
   site: { ...base.site, rooms: base.site.rooms.filter((r) => r.id === ROOM) },
 };
-const timeZone = base.site.timeZone;
-const today = new SiteClock(timeZone).local().date;
-const offsetMs = new SiteClock(timeZone).toEpochMs(today, 10 * 60) - Date.now();
-const clock = new SiteClock(timeZone, () => Date.now() + offsetMs);
+const clock = siteClockAt(base.site.timeZone, 10 * 60);
 const ffmpeg = findFfmpeg(base.ffmpegPath).path;
 
 // The booking's prosecutor and defence lawyer (bookingRequest's), each at its own pitch.

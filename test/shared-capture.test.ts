@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitFor } from './helpers/server.js';
 import { bookingRequest, call } from './helpers/http.js';
 import { freeTcpPort, producerBytes } from './helpers/agent.js';
-import { SiteClock } from '../server/schedule/site-clock.js';
 import { loadConfig } from '../server/config.js';
 import { findFfmpeg } from '../server/media/ffmpeg-binary.js';
 import { RoomAgent } from '../room-agent/agent.js';
@@ -23,20 +22,17 @@ import { beepFlashLavfi } from '../room-agent/beep-flash-clip.js';
 import { analyseSync } from '../recordings/sync-analyser.js';
 import { recordingDir } from '../recordings/recording-store.js';
 import { staffOf } from './helpers/staff.js';
+import { allDayWindows, siteClockAt } from './helpers/site-day.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const ROOM = 'plea-1';
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'plea-shared-capture-'));
 const base = loadConfig({ env: {} });
-const allDay = ['00:00-24:00'];
 const overrides = {
-  schedule: { ...base.schedule, weeklyWindows: { 1: allDay, 2: allDay, 3: allDay, 4: allDay, 5: allDay, 6: allDay, 7: allDay } },
+  schedule: { ...base.schedule, weeklyWindows: allDayWindows() },
   site: { ...base.site, rooms: base.site.rooms.filter((r) => r.id === ROOM) },
 };
-const timeZone = base.site.timeZone;
-const today = new SiteClock(timeZone).local().date;
-const offsetMs = new SiteClock(timeZone).toEpochMs(today, 10 * 60) - Date.now();
-const clock = new SiteClock(timeZone, () => Date.now() + offsetMs);
+const clock = siteClockAt(base.site.timeZone, 10 * 60);
 const ffmpeg = findFfmpeg(base.ffmpegPath).path;
 
 // The stand-in "camera and microphone": its graph names this file, so a process
